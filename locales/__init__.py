@@ -1,0 +1,1 @@
+"""UI message catalogues and reply macros, one set per language (package data)."""

@@ -1,0 +1,1 @@
+"""Model manifests, the intent taxonomy and its training examples (package data)."""

@@ -1,0 +1,3 @@
+"""polydesk: multilingual, offline-first support desk toolkit."""
+
+__version__ = "0.1.0"

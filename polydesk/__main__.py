@@ -1,0 +1,5 @@
+"""``python -m polydesk`` runs the command-line interface."""
+
+from polydesk.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The Textual front door (the agent screens arrive with the agent-TUI issue)."""
