@@ -7,6 +7,7 @@ commands that need them, so ``polydesk --help`` stays fast.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 from typing import Any
@@ -37,6 +38,22 @@ class PolydeskGroup(click.Group):
             # The reader went away (``| head``): stop quietly, like other Unix tools.
             sys.stderr.close()
             ctx.exit(int(ExitCode.OK))
+        except OSError as exc:
+            click.secho(f"Error: {exc.strerror or exc}: {exc.filename or ''}", fg="red", err=True)
+            ctx.exit(int(ExitCode.ERROR))
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            # A bug, not bad input: say so plainly; the traceback only on request.
+            if os.environ.get("POLYDESK_DEBUG"):
+                raise
+            click.secho(
+                f"Error: internal error ({type(exc).__name__}: {exc}); "
+                "run again with POLYDESK_DEBUG=1 for details and please report it",
+                fg="red",
+                err=True,
+            )
+            ctx.exit(int(ExitCode.ERROR))
 
 
 @click.group(cls=PolydeskGroup, epilog=EXIT_CODES_HELP)

@@ -99,7 +99,7 @@ def read_jsonl(stream: IO[bytes]) -> Iterator[Parsed]:
     """Yield ``(line_number, object or error)`` for each non-blank line, streaming."""
     for number, raw in enumerate(stream, start=1):
         try:
-            text = raw.decode("utf-8")
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as exc:
             yield number, RecordError("", f"invalid UTF-8 at byte {exc.start}")
             continue
@@ -118,7 +118,7 @@ def read_jsonl(stream: IO[bytes]) -> Iterator[Parsed]:
 
 def read_csv(stream: IO[bytes]) -> Iterator[Parsed]:
     """Yield ``(line_number, record or error)`` for each CSV row (header required)."""
-    text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     reader = csv.DictReader(text)
     try:
         header = reader.fieldnames or []

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from polydesk.store import Store
 from polydesk.ticketio import ImportReport, export_tickets, import_tickets, read_records
@@ -215,3 +217,44 @@ def test_thousand_good_fifty_broken(tmp_path: Path, invoke: Invoker) -> None:
     assert result.stderr.count("rejected ") == 50
     again = json.loads(invoke(*args, "--json", code=3).stdout)
     assert (again["imported"], again["already_present"]) == (0, 1000)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+field_names = st.sampled_from(
+    [
+        "id",
+        "body",
+        "subject",
+        "language",
+        "messages",
+        "customer",
+        "order",
+        "status",
+        "created_at",
+        "contacts",
+        "colour",
+    ]
+)
+records = st.dictionaries(field_names, json_values, max_size=6)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(records | st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"")), max_size=8))
+def test_any_input_is_imported_or_named_never_crashes(lines: list[Any]) -> None:
+    data = b"\n".join(x if isinstance(x, bytes) else json.dumps(x).encode() for x in lines)
+    with Store(":memory:") as store:
+        report = run(store, data + b"\n")
+        assert report.imported + report.existing + len(report.rejected) == report.read
+        assert store.table_counts()["tickets"] == report.imported
+        assert store.verify_events().ok
+
+
+def test_byte_order_mark_is_accepted(store: Store) -> None:
+    assert run(store, b'\xef\xbb\xbf{"id": "bom", "body": "hi"}\n').imported == 1
+    assert run(store, b"\xef\xbb\xbfid,body\nbom2,hi\n", fmt="csv").imported == 1
