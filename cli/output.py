@@ -122,6 +122,8 @@ def _emit_table(
     if not rows:
         click.echo(empty, err=True)
         return 0
+    # A column with nothing in it only costs width on an 80-column terminal.
+    columns = [c for c in columns if any(row.get(c) not in (None, "") for row in rows)]
     table = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
     for column in columns:
         # Short columns stay on one line; free text (subject, data) wraps in what is left.
