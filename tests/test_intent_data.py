@@ -1,0 +1,71 @@
+"""Intent examples for training and evaluation: every language and intent, kept apart."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from polydesk.languages import CODES
+
+from .langcheck import detect
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+INTENTS = {i["name"] for i in json.loads((MODELS / "taxonomy.json").read_text())["intents"]}
+DEMO = Path(__file__).resolve().parents[1] / "polydesk" / "demo" / "texts"
+MINIMUM = {"train": 15, "eval": 8}
+ENGLISH_TRAIN_MINIMUM = 40
+
+
+def norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+@cache
+def rows(split: str, code: str) -> tuple[dict[str, str], ...]:
+    path = MODELS / "intents" / split / f"{code}.jsonl"
+    if not path.exists():
+        pytest.skip(f"{path.relative_to(MODELS.parent)} not written yet")
+    return tuple(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())
+
+
+@pytest.mark.parametrize("split", ["train", "eval"])
+@pytest.mark.parametrize("code", CODES)
+def test_every_intent_is_covered(split: str, code: str) -> None:
+    data = rows(split, code)
+    for n, row in enumerate(data, 1):
+        assert set(row) == {"text", "intent"}, f"{split}/{code} line {n}: fields {sorted(row)}"
+        assert row["intent"] in INTENTS, f"{split}/{code} line {n}: intent {row['intent']!r}"
+        assert 2 <= len(row["text"]) <= 600, f"{split}/{code} line {n}: length"
+    counts = Counter(r["intent"] for r in data)
+    need = ENGLISH_TRAIN_MINIMUM if (split, code) == ("train", "en") else MINIMUM[split]
+    short = {i: counts.get(i, 0) for i in INTENTS if counts.get(i, 0) < need}
+    assert not short, f"{split}/{code}: fewer than {need} examples: {short}"
+    texts = [norm(r["text"]) for r in data]
+    dupes = [t for t, c in Counter(texts).items() if c > 1]
+    assert not dupes, f"{split}/{code}: duplicates {dupes[:5]}"
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_evaluation_is_kept_apart(code: str) -> None:
+    train = {norm(r["text"]) for r in rows("train", code)}
+    evaluation = {norm(r["text"]) for r in rows("eval", code)}
+    demo = json.loads((DEMO / f"{code}.json").read_text(encoding="utf-8"))
+    demo_texts = {norm(t["body"]) for t in demo["tickets"]}
+    assert not train & evaluation, (
+        f"{code}: in both train and eval: {sorted(train & evaluation)[:5]}"
+    )
+    assert not train & demo_texts, (
+        f"{code}: demo tickets in train: {sorted(train & demo_texts)[:5]}"
+    )
+
+
+@pytest.mark.parametrize("split", ["train", "eval"])
+@pytest.mark.parametrize("code", CODES)
+def test_examples_are_in_their_language(split: str, code: str) -> None:
+    wrong = [(detect(r["text"])[0], r["text"]) for r in rows(split, code)]
+    wrong = [(lang, text) for lang, text in wrong if lang != code]
+    assert not wrong, f"{split}/{code}: {len(wrong)} detected as another language: {wrong[:10]}"
