@@ -81,9 +81,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import admin, agents, audit, tickets
+    from . import admin, agents, audit, tickets, triage
 
-    for module in (admin, tickets, agents, audit):
+    for module in (admin, tickets, triage, agents, audit):
         for command in module.COMMANDS:
             cli.add_command(command)
 

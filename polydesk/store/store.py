@@ -209,6 +209,20 @@ class Store:
         )
         return [int(r[0]) for r in self.db.execute(sql, [at]).fetchall()]
 
+    def tickets_to_triage(self, after_id: int, limit: int) -> list[Row]:
+        """New tickets after ``after_id`` with their latest customer message, oldest first."""
+        sql = """
+            SELECT t.id, t.subject, t.contacts, c.language AS customer_language,
+                   (SELECT m.body FROM messages m WHERE m.ticket_id = t.id AND m.direction = 'in'
+                    ORDER BY m.id DESC LIMIT 1) AS body
+            FROM tickets t LEFT JOIN customers c ON c.id = t.customer_id
+            WHERE t.status = 'new' AND t.id > ? ORDER BY t.id LIMIT ?"""
+        return [dict(r) for r in self.db.query(sql, [after_id, limit])]
+
+    def count_tickets_to_triage(self) -> int:
+        sql = "SELECT count(*) FROM tickets WHERE status = 'new'"
+        return int(self.db.execute(sql).fetchone()[0])
+
     def messages(self, ticket_id: int) -> list[Row]:
         sql = (
             "SELECT m.*, a.name AS agent FROM messages m LEFT JOIN agents a ON a.id = m.agent_id "

@@ -1,0 +1,1 @@
+"""Triage: language id, the multilingual encoder, intent and sentiment heads, routing."""

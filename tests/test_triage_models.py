@@ -1,0 +1,183 @@
+"""The real models end to end: language id, intents, routing, the CLI pipes and DB triage.
+
+These run on the built encoder (``scripts/build_encoder.py``, run by ``scripts/setup``) and the
+shipped heads; without the encoder they skip, saying how to build it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from polydesk.triage import registry
+from polydesk.triage.pipeline import ENCODER, Pipeline, TicketText
+
+from .conftest import Invoker
+
+pytestmark = pytest.mark.skipif(
+    not (registry.build_dir() / ENCODER / "encoder.onnx").exists(),
+    reason="encoder not built: run scripts/setup (python scripts/build_encoder.py)",
+)
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Iterator[Pipeline]:
+    yield Pipeline()
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("hej, var är mitt paket?", "sv"),
+        ("Hvor er pakken min? Jeg har ventet i to uker.", "nb"),
+        ("Hvornår kommer min pakke? Jeg har ventet i over en uge.", "da"),
+        ("Kde je moje objednávka? Čekám už týden.", "cs"),
+        ("Kde je moja objednávka? Čakám už týždeň.", "sk"),
+        ("我的订单还没到，已经两个星期了", "zh"),
+        ("注文した商品がまだ届きません", "ja"),
+        ("أين طلبي؟ لم يصل بعد", "ar"),
+        ("Onde está a minha encomenda?", "pt"),
+        ("¿Dónde está mi pedido?", "es"),
+    ],
+)
+def test_language_id_golden(pipeline: Pipeline, text: str, lang: str) -> None:
+    [found] = pipeline.detect([text])
+    assert found.language == lang, found
+    assert 0 < found.confidence <= 1 and found.alternatives[0][0] == lang
+
+
+@pytest.mark.parametrize(
+    ("text", "script_languages"),
+    [
+        ("ok", "Latin"),
+        ("hola", "Latin"),
+        ("Спасибо", "Cyrillic"),
+        ("谢谢", "Han"),
+    ],
+)
+def test_a_language_must_match_the_script(
+    pipeline: Pipeline, text: str, script_languages: str
+) -> None:
+    from polydesk.languages import BY_CODE
+
+    [found] = pipeline.detect([text])
+    assert BY_CODE[found.language].script.startswith(script_languages), found
+
+
+def test_profile_language_settles_an_ambiguous_text(pipeline: Pipeline) -> None:
+    text = "Hej, hvor er min pakke?"  # Danish and Norwegian alike
+    with_da, with_nb = pipeline.detect([text, text], ["da", "nb"])
+    assert (with_da.language, with_nb.language) == ("da", "nb")
+    [clear] = pipeline.detect(["Var är mitt paket? Jag har väntat i två veckor nu."], ["da"])
+    assert clear.language == "sv", "a clear text in another language beats the prior"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("Where is my order? It was supposed to arrive on Monday.", "order_status"),
+        ("Ni har dragit pengarna två gånger för samma köp!", "charged_twice"),
+        ("Someone used my card to buy things I never ordered", "fraud_unrecognised"),
+        ("Mein Vater ist letzten Monat verstorben, was passiert mit seinem Konto?", "bereavement"),
+        ("¿Cuál es la receta de la paella valenciana?", "out_of_scope"),
+    ],
+)
+def test_intent_golden(pipeline: Pipeline, text: str, intent: str) -> None:
+    [prediction] = pipeline.classify([text])
+    assert prediction.label == intent, prediction
+    assert prediction.margin >= 0 and len(prediction.alternatives) == 3
+
+
+def test_triage_result_shape(pipeline: Pipeline) -> None:
+    [result] = pipeline.triage([TicketText("T-1", "Someone stole my card and bought a TV")])
+    record = result.as_dict()
+    for key in (
+        "lang",
+        "lang_confidence",
+        "intent",
+        "confidence",
+        "margin",
+        "alternatives",
+        "sentiment",
+        "route",
+        "reason",
+        "priority",
+    ):
+        assert key in record
+    assert record["route"] == "specialist"
+
+
+def test_embedding_is_batch_independent(pipeline: Pipeline) -> None:
+    texts = ["short", "a much longer text about an order that has not arrived " * 5, "hej"]
+    together = pipeline.embed(texts)
+    alone = pipeline.embed(texts[1:2])
+    assert float(together[1] @ alone[0]) > 0.999
+
+
+def test_triage_pipe(invoke: Invoker) -> None:
+    lines = "\n".join(
+        [
+            json.dumps({"id": "a", "text": "hej, var är mitt paket?", "language": "sv"}),
+            "{not json",
+            '{"id": "b"}',
+            "Where is my refund? You promised it last week.",
+        ]
+    )
+    result = invoke("triage", input=lines, code=3)
+    records = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [r.get("id", r.get("line")) for r in records] == ["a", 2, 3, 4]
+    assert records[0]["lang"] == "sv" and "intent" in records[0]
+    assert "error" in records[1] and "text" in records[2]["error"]
+    assert records[3]["lang"] == "en"
+
+
+def test_detect_and_classify_commands(invoke: Invoker) -> None:
+    detected = json.loads(invoke("detect", "Kde je moja objednávka? Čakám už týždeň.").stdout)
+    assert detected["lang"] == "sk"
+    classified = json.loads(invoke("classify", "I was charged twice for one order").stdout)
+    assert classified["intent"] == "charged_twice"
+
+
+def test_triage_db(invoke: Invoker) -> None:
+    invoke("init")
+    rows = [
+        {"id": "x1", "body": "Jag har blivit dragen två gånger för samma beställning!"},
+        {"id": "x2", "body": "Wann ist meine nächste Rate fällig?"},
+        {"id": "x3", "body": "My husband passed away, how do I close his account?"},
+    ]
+    invoke("import", "tickets", "-", input="\n".join(json.dumps(r) for r in rows))
+    invoke("triage", "--db")
+    tickets = {t["external_id"]: t for t in json.loads(invoke("tickets", "list", "--json").stdout)}
+    assert tickets["x1"]["status"] == "escalated" and tickets["x1"]["intent"] == "charged_twice"
+    assert tickets["x3"]["route"] == "specialist"
+    assert tickets["x2"]["language"] == "de"
+    assert {t["status"] for t in tickets.values()} <= {"triaged", "escalated"}
+    assert json.loads(invoke("events", "verify", "--json").stdout)["ok"]
+    again = invoke("triage", "--db")
+    assert "none were new" in again.stderr
+
+
+def test_train_a_head_and_use_it(invoke: Invoker, tmp_path: Path) -> None:
+    rows = [
+        {"text": t, "intent": "greeting"}
+        for t in ("hello there", "hi!", "good morning", "hey team", "hallo zusammen", "hola")
+    ]
+    rows += [
+        {"text": t, "intent": "goodbye"}
+        for t in ("bye now", "see you later", "goodbye", "tschüss", "adiós amigo", "ciao ciao")
+    ]
+    path = tmp_path / "tiny.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    report = json.loads(invoke("intents", "train", str(path), "--name", "tiny", "--json").stdout)
+    assert report["labels"] == ["goodbye", "greeting"] and report["oos_threshold"] is not None
+    listed = {h["name"]: h for h in json.loads(invoke("intents", "list", "--json").stdout)}
+    assert listed["tiny"]["origin"] == "trained" and listed["default"]["origin"] == "shipped"
+    out = json.loads(invoke("classify", "--head", "tiny", "good evening everyone").stdout)
+    assert out["alternatives"][0][0] == "greeting"
+    evaluation = json.loads(invoke("intents", "eval", str(path), "--name", "tiny", "--json").stdout)
+    assert evaluation["accuracy"] >= 0.9 and set(evaluation) >= {"per_intent", "per_language"}
+    refused = invoke("intents", "train", str(path), "--name", "default", code=5)
+    assert "shipped head" in refused.stderr

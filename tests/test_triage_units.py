@@ -1,0 +1,160 @@
+"""Triage parts that need no model files: linear heads, calibration, routing, input parsing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from polydesk.errors import InvalidValueError
+from polydesk.triage import heads, linear, policy, training
+from polydesk.triage.heads import Prediction
+
+
+def blobs(n: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = np.eye(3, 8) * 4
+    y = np.repeat(np.arange(3), n)
+    return (centres[y] + rng.normal(size=(3 * n, 8))).astype(np.float32), y
+
+
+def test_linear_head_learns_and_onnx_matches_numpy(tmp_path: Path) -> None:
+    x, y = blobs()
+    head = linear.fit(x, y, 3)
+    assert (head.predict_proba(x).argmax(1) == y).mean() > 0.95
+    linear.to_onnx(head, tmp_path / "h.onnx")
+    probs, logits = linear.OnnxHead(tmp_path / "h.onnx").run(x)
+    np.testing.assert_allclose(probs, head.predict_proba(x), atol=1e-4)
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
+    assert logits.shape == (len(x), 3)
+
+
+def test_training_is_deterministic() -> None:
+    x, y = blobs()
+    a, b = linear.fit(x, y, 3), linear.fit(x, y, 3)
+    np.testing.assert_array_equal(a.weights, b.weights)
+
+
+def test_oos_calibration_keeps_in_scope() -> None:
+    kept = np.linspace(0.5, 1.0, 100)
+    caught = np.array([0.3, 0.4, 0.5, 0.55, 0.9])
+    threshold, stats = heads.calibrate_oos(kept, caught, keep=0.95)
+    assert 0.95 <= stats["in_scope_kept"] <= 0.96
+    assert 0.52 < threshold < 0.53 and stats["oos_caught"] == 0.6
+
+
+def test_predictions_margin_alternatives_and_oos() -> None:
+    info = heads.HeadInfo("t", "intent", ["a", "b", "c"], oos_threshold=0.5)
+    probs = np.array([[0.7, 0.2, 0.1], [0.4, 0.35, 0.25]])
+    first, second = heads.predictions(probs, info)
+    assert first.label == "a" and first.margin == pytest.approx(0.5)
+    assert [x[0] for x in first.alternatives] == ["a", "b", "c"]
+    assert second.label == heads.OUT_OF_SCOPE
+    assert second.alternatives[0][0] == "a"
+
+
+def test_holdout_is_stratified() -> None:
+    labels = ["a"] * 50 + ["b"] * 20 + ["c"] * 1
+    mask = heads.split_holdout(labels, 0.1, seed=1)
+    assert mask[:50].sum() == 5 and mask[50:70].sum() == 2 and mask[70:].sum() == 0
+
+
+def pred(label: str, confidence: float = 0.9, margin: float = 0.5) -> Prediction:
+    return Prediction(label, confidence, margin, ((label, confidence), ("other", 0.05)))
+
+
+POLICY = policy.load_policy()
+
+
+@pytest.mark.parametrize(
+    ("intent", "mood", "contacts", "route", "reason"),
+    [
+        (pred("order_status"), pred("neutral"), 1, "auto", "routine order status"),
+        (pred("fraud_unrecognised"), pred("urgent"), 1, "specialist", "sensitive: fraud"),
+        (pred("complaint"), pred("angry"), 1, "agent", "sensitive: complaint"),
+        (pred("out_of_scope"), None, 1, "agent", "out of scope"),
+        (pred("order_status"), pred("angry"), 1, "agent", "customer is angry"),
+        (pred("order_status"), pred("angry", 0.3), 1, "auto", "routine"),
+        (pred("order_status"), None, 2, "agent", "repeat contact"),
+        (pred("charged_twice"), None, 1, "agent", "needs a person: charged twice"),
+        (pred("order_status", 0.5), None, 1, "agent", "unsure of intent (0.50 < 0.75 for sv)"),
+        (pred("order_status", 0.9, 0.1), None, 1, "agent", "close call: order_status or other"),
+    ],
+)
+def test_routing_rules(
+    intent: Prediction, mood: Prediction | None, contacts: int, route: str, reason: str
+) -> None:
+    decided = policy.decide(intent, mood, "sv", 0.99, POLICY, contacts=contacts)
+    assert decided.route == route
+    assert reason in decided.reason
+
+
+def test_per_language_threshold_and_unclear_language() -> None:
+    rules = json.loads(json.dumps(POLICY))
+    rules["auto"]["language_min_confidence"] = {"th": 0.95}
+    assert policy.decide(pred("order_status"), None, "th", 0.99, rules).route == "agent"
+    assert policy.decide(pred("order_status"), None, "sv", 0.99, rules).route == "auto"
+    unclear = policy.decide(pred("order_status"), None, "nb", 0.4, rules)
+    assert unclear.route == "agent" and "language unclear" in unclear.reason
+
+
+def test_priority() -> None:
+    assert policy.decide(pred("fraud_unrecognised"), None, "sv", 1, POLICY).priority == "urgent"
+    assert policy.decide(pred("order_status"), pred("angry"), "sv", 1, POLICY).priority == "high"
+    assert policy.decide(pred("out_of_scope"), None, "sv", 1, POLICY).priority == "low"
+
+
+def test_read_examples_jsonl_and_csv(tmp_path: Path) -> None:
+    jsonl = tmp_path / "x.jsonl"
+    jsonl.write_text(
+        '{"text": "where is it", "intent": "order_status", "language": "en"}\n'
+        '{"text": "refund pls", "intent": "refund_request"}\n'
+    )
+    data = training.read_examples(jsonl)
+    assert data.labels == ["order_status", "refund_request"] and data.languages == ["en", None]
+    csv = tmp_path / "b.csv"
+    csv.write_text("text,category\nI lost my card,lost_or_stolen_card\nfee?,card_fees\n")
+    assert training.read_examples(csv).labels == ["lost_or_stolen_card", "card_fees"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"text": "x", "intent": "a"}\n{"text": "", "intent": "b"}\n', ":2: text"),
+        ('{"text": "x", "intent": "a"}\nnot json\n', ":2"),
+        ('{"text": "x", "intent": "a", "language": "xx"}\n', "unknown code"),
+        ('{"text": "x", "intent": "a"}\n{"text": "y", "intent": "a"}\n', "two intents"),
+    ],
+)
+def test_read_examples_names_bad_rows(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content)
+    with pytest.raises(InvalidValueError, match=message):
+        training.read_examples(path)
+
+
+def test_evaluation_figures() -> None:
+    result = training.evaluate(["a", "a", "b", "b"], ["a", "b", "b", "b"], ["en", "sv", "sv", None])
+    assert result.accuracy == 0.75
+    assert result.per_intent["a"] == {"rows": 2, "precision": 1.0, "recall": 0.5, "f1": 0.6667}
+    assert result.per_language["sv"] == {"rows": 2, "accuracy": 0.5}
+    assert result.confusions == [{"gold": "a", "predicted": "b", "count": 1}]
+    assert result.macro_f1 == pytest.approx((0.6667 + 0.8) / 2, abs=1e-3)
+
+
+def test_pipe_line_parsing() -> None:
+    from polydesk.cli.triage import parse_line
+
+    item = parse_line(3, '{"id": "T-9", "text": "hej", "language": "sv", "contacts": 2}')
+    assert not isinstance(item, str)
+    assert (item.id, item.text, item.profile_language, item.contacts) == ("T-9", "hej", "sv", 2)
+    plain = parse_line(4, "var är mitt paket?\n")
+    assert not isinstance(plain, str) and plain.id == 4
+    assert (
+        parse_line(5, "{broken") == "malformed JSON: Expecting property name enclosed in "
+        "double quotes at column 2"
+    )
+    assert "text" in str(parse_line(6, '{"id": 1}'))
+    assert parse_line(7, "   ") == "empty line"
