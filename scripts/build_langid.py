@@ -62,6 +62,11 @@ def train(pipeline: Pipeline) -> None:
     # Sentences weigh 3x: without it the stack gives up a little on full sentences (99.79%)
     # to win on fragments; with it both hold (chosen on lines 801-1000 of the training range).
     weights = np.concatenate([np.full(len(labels), 3.0), np.ones(len(labels))])
+    # A fragment with no letter of its language's script ("Sainsbur" opening a Thai sentence)
+    # is no evidence for that language: training on it teaches "short Latin text -> Thai".
+    texts = sentences + fragments
+    usable = np.array([langid.script_mask(t)[label] > 0 for t, label in zip(texts, y, strict=True)])
+    x, y, weights = x[usable], y[usable], weights[usable]
     head = linear.fit(x, y, len(CODES), l2=1e-3, epochs=500, sample_weights=weights)
     path = registry.shipped_dir() / STACKER
     linear.to_onnx(head, path, name="langid-stacker")

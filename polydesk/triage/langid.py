@@ -180,24 +180,22 @@ _SCRIPT_LANGUAGES = {
     "HANGUL": frozenset({"ko"}),
     "HIRAGANA": frozenset({"ja"}),
     "KATAKANA": frozenset({"ja"}),
+    "HALFWIDTH": frozenset({"ja"}),
     "CJK": frozenset({"zh", "ja"}),
 }
 
 
 def script_mask(text: str) -> np.ndarray:
-    """1 for the languages the text's dominant script allows, else 0 (all 1 if no letters)."""
-    counts: dict[str, int] = {}
+    """1 for languages whose script appears in the text, 0 for the rest (all 1 if no letters).
+
+    Mixed text keeps every script it contains: "2019年 COVID" may be Chinese, "ok" may not be.
+    """
+    allowed: set[str] = set()
     for char in text:
         if char.isalpha():
-            name = unicodedata.name(char, "").split(" ")[0]
-            counts[name] = counts.get(name, 0) + 1
-    if "HIRAGANA" in counts or "KATAKANA" in counts:
-        allowed = _SCRIPT_LANGUAGES["HIRAGANA"]  # kana anywhere: Japanese
-    else:
-        known = {k: v for k, v in counts.items() if k in _SCRIPT_LANGUAGES}
-        if not known:
-            return np.ones(len(CODES))
-        allowed = _SCRIPT_LANGUAGES[max(known, key=lambda k: known[k])]
+            allowed |= _SCRIPT_LANGUAGES.get(unicodedata.name(char, "").split(" ")[0], set())
+    if not allowed:
+        return np.ones(len(CODES))
     return np.array([1.0 if code in allowed else 0.0 for code in CODES])
 
 
