@@ -106,6 +106,7 @@ def triage(
     polydesk triage --db          # every stored ticket with status new
     """
     pipeline = _pipeline(head, policy)
+    pipeline.load()
     if use_db:
         _triage_db(ctx, pipeline, limit)
         return

@@ -106,6 +106,20 @@ class Pipeline:
     def policy(self) -> dict[str, Any]:
         return self._once("policy", lambda: policy.load_policy(self.policy_file))
 
+    def load(self) -> None:
+        """Load every model now, the detectors and the encoder side by side (both mostly wait
+        on decompression and ONNX Runtime outside the GIL): about the slower of the two."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            jobs = [
+                pool.submit(self.detectors.scores, ["warm up"]),
+                pool.submit(self.encoder.embed, ["warm up"]),
+            ]
+            for job in jobs:
+                job.result()
+        _ = (self.stacker, self.head, self.sentiment_head, self.policy)
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self.encoder.embed([sanitize(t) for t in texts])
 
