@@ -242,7 +242,13 @@ def customer_message(
     with store.transaction():
         ticket = _load(store, ticket_id)
         if ticket["status"] == "closed":
-            return _follow_up(store, ticket, body, language, author)
+            follow_ups = store.follow_ups(ticket_id)
+            live = [f for f in follow_ups if f["status"] != "closed"]
+            if live:  # the customer is still on the follow-up already opened
+                return customer_message(
+                    store, live[-1]["id"], body, language=language, author=author
+                )
+            return _follow_up(store, ticket, body, language, author, len(follow_ups) + 1)
         if ticket["status"] in TRANSITIONS["reopen"][0]:
             return _reopen(store, ticket, body, language, author)
         at = timeutil.now()
@@ -270,12 +276,14 @@ def _reopen(store: Store, ticket: Row, body: str, language: str | None, author: 
     return _apply(store, ticket["id"], "reopen", author, change, {"reason": reason})
 
 
-def _follow_up(store: Store, ticket: Row, body: str, language: str | None, author: str) -> Outcome:
+def _follow_up(
+    store: Store, ticket: Row, body: str, language: str | None, author: str, number: int
+) -> Outcome:
     """A message on a closed ticket opens a new ticket linked to it (a repeat contact)."""
     at = timeutil.now()
     new_id = store.insert_ticket(
         {
-            "external_id": f"{ticket['external_id']}/followup-{timeutil.iso(at)}",
+            "external_id": f"{ticket['external_id']}/followup-{number}",
             "customer_id": ticket["customer_id"],
             "order_id": ticket["order_id"],
             "channel": ticket["channel"],

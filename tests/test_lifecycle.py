@@ -189,3 +189,14 @@ def test_random_action_sequences_keep_the_machine_sound(actions: list[str]) -> N
         for tid in tickets:
             assert store.ticket_status(tid) in STATES
         assert store.verify_events().ok
+
+
+def test_more_messages_on_a_closed_ticket_go_to_its_open_follow_up(store: Store) -> None:
+    tid = new_ticket(store)
+    do_triage(store, tid, route="auto")
+    lifecycle.auto_resolve(store, tid, "Klart.")
+    lifecycle.close(store, tid)
+    first = lifecycle.customer_message(store, tid, "Det funkar inte.")
+    second = lifecycle.customer_message(store, tid, "Hallå??")
+    assert first.ticket_id == second.ticket_id != tid
+    assert len(store.messages(first.ticket_id)) == 2

@@ -219,6 +219,11 @@ class Store:
             WHERE t.status = 'new' AND t.id > ? ORDER BY t.id LIMIT ?"""
         return [dict(r) for r in self.db.query(sql, [after_id, limit])]
 
+    def follow_ups(self, ticket_id: int) -> list[Row]:
+        """Tickets opened as repeat contacts of ``ticket_id``, oldest first."""
+        sql = "SELECT id, status FROM tickets WHERE repeat_of = ? ORDER BY id"
+        return [dict(r) for r in self.db.query(sql, [ticket_id])]
+
     def count_tickets_to_triage(self) -> int:
         sql = "SELECT count(*) FROM tickets WHERE status = 'new'"
         return int(self.db.execute(sql).fetchone()[0])
