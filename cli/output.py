@@ -126,12 +126,16 @@ def _emit_table(
     columns = [c for c in columns if any(row.get(c) not in (None, "") for row in rows)]
     table = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
     for column in columns:
-        # Short columns stay on one line; free text (subject, data) wraps in what is left.
+        # Short columns stay on one line and keep up to 10 characters (ids, states, languages
+        # whole); free text (subject, data) wraps in what is left.
         free = column in FREE_TEXT
+        header = headers.get(column, column)
+        longest = max(len(_cell(row.get(column))) for row in rows)
         table.add_column(
-            headers.get(column, column),
+            header,
             no_wrap=not free,
             overflow="fold" if free else "ellipsis",
+            min_width=12 if free else max(len(header), min(longest, 10)),
             max_width=None if free else 24,
         )
     for row in rows:
