@@ -47,6 +47,15 @@ def do_triage(store: Store, ticket_id: int, route: str = "agent") -> Outcome:
     )
 
 
+def closed_ticket(store: Store) -> int:
+    """A ticket the machine answered and closed."""
+    tid = new_ticket(store)
+    do_triage(store, tid, route="auto")
+    lifecycle.auto_resolve(store, tid, "Klart.")
+    lifecycle.close(store, tid)
+    return tid
+
+
 def test_happy_path_to_closed(store: Store) -> None:
     with_agents(store)
     tid = new_ticket(store)
@@ -100,10 +109,7 @@ def test_customer_message_on_resolved_reopens_as_repeat_contact(store: Store) ->
 
 
 def test_customer_message_on_closed_opens_linked_follow_up(store: Store) -> None:
-    tid = new_ticket(store)
-    do_triage(store, tid, route="auto")
-    lifecycle.auto_resolve(store, tid, "Klart.")
-    lifecycle.close(store, tid)
+    tid = closed_ticket(store)
     outcome = lifecycle.customer_message(store, tid, "Samma problem igen.")
     follow = store.ticket(outcome.ticket_id)
     assert outcome.ticket_id != tid and follow is not None
@@ -192,10 +198,7 @@ def test_random_action_sequences_keep_the_machine_sound(actions: list[str]) -> N
 
 
 def test_more_messages_on_a_closed_ticket_go_to_its_open_follow_up(store: Store) -> None:
-    tid = new_ticket(store)
-    do_triage(store, tid, route="auto")
-    lifecycle.auto_resolve(store, tid, "Klart.")
-    lifecycle.close(store, tid)
+    tid = closed_ticket(store)
     first = lifecycle.customer_message(store, tid, "Det funkar inte.")
     second = lifecycle.customer_message(store, tid, "Hallå??")
     assert first.ticket_id == second.ticket_id != tid

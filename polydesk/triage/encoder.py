@@ -20,7 +20,6 @@ files verified against the manifest's sha256, on first use.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import threading
@@ -32,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from polydesk.errors import IntegrityError, NotFoundError, PolydeskError
-from polydesk.triage.registry import sha256_file
+from polydesk.errors import IntegrityError, NotFoundError
+from polydesk.triage.registry import RuntimeMissingError, require, sha256_file
 
 QUERY_PREFIX = "query: "
 PASSAGE_PREFIX = "passage: "
@@ -44,17 +43,11 @@ SPM_NAME = "sentencepiece.model"
 MAX_BATCH_TOKENS = 8192
 
 
-class EncoderUnavailableError(PolydeskError):
-    """A package the encoder needs at run time is not installed."""
+EncoderUnavailableError = RuntimeMissingError
 
 
 def _import(module: str, package: str) -> ModuleType:
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise EncoderUnavailableError(
-            f"the multilingual encoder needs the '{package}' package (pip install {package})"
-        ) from exc
+    return require(module, package, "the multilingual encoder")
 
 
 def load_manifest(model_dir: Path) -> dict[str, Any]:

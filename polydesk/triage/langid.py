@@ -13,7 +13,6 @@ and a clear text in another language still wins.
 
 from __future__ import annotations
 
-import importlib
 import os
 import threading
 import unicodedata
@@ -25,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import PolydeskError
 from ..languages import CODES
 from . import registry
 
@@ -37,17 +35,11 @@ FLOOR = 1e-4
 DETECTORS = ("py3langid", "fasttext", "lingua")
 
 
-class LanguageIdUnavailableError(PolydeskError):
-    """A language-id package is missing."""
+LanguageIdUnavailableError = registry.RuntimeMissingError
 
 
 def _import(module: str, package: str) -> ModuleType:
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise LanguageIdUnavailableError(
-            f"language id needs the '{package}' package (pip install {package})"
-        ) from exc
+    return registry.require(module, package, "language id")
 
 
 @dataclass(frozen=True)

@@ -16,18 +16,36 @@ Files are verified against their manifest's sha256 before first use.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import threading
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from .. import config
-from ..errors import IntegrityError, NotFoundError
+from ..errors import IntegrityError, NotFoundError, PolydeskError
 
 MANIFEST = "manifest.json"
+
+
+class RuntimeMissingError(PolydeskError):
+    """A package a model needs at run time is not installed."""
+
+
+def require(module: str, package: str, purpose: str) -> ModuleType:
+    """Import ``module`` for ``purpose``, or say which package to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise RuntimeMissingError(
+            f"{purpose} needs the '{package}' package (pip install {package})"
+        ) from exc
+
+
 _HASHES: dict[tuple[str, int, int], str] = {}
 _LOCK = threading.Lock()
 
