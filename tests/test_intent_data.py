@@ -60,6 +60,9 @@ def test_evaluation_is_kept_apart(code: str) -> None:
     assert not train & demo_texts, (
         f"{code}: demo tickets in train: {sorted(train & demo_texts)[:5]}"
     )
+    assert not evaluation & demo_texts, (
+        f"{code}: demo tickets in eval: {sorted(evaluation & demo_texts)[:5]}"
+    )
 
 
 @pytest.mark.parametrize("split", ["train", "eval"])
