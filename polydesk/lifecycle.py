@@ -307,19 +307,8 @@ def add_note(store: Store, ticket_id: int, agent_name: str, body: str) -> Outcom
     """An internal note: visible to agents only, no state change."""
     with store.transaction():
         ticket = _load(store, ticket_id)
-        agent = _agent(store, agent_name)
-        at = timeutil.now()
-        store.insert_message(
-            {
-                "ticket_id": ticket_id,
-                "direction": "internal",
-                "author": agent_name,
-                "agent_id": agent["id"],
-                "language": None,
-                "body": body,
-                "created_at": timeutil.iso(at),
-            }
-        )
+        _agent(store, agent_name)
+        _add_message(store, ticket, "internal", agent_name, body, None, timeutil.now())
         event = store.append_event(agent_name, "note", "ticket", ticket_id, {})
     return Outcome(ticket_id, ticket["status"], event)
 

@@ -38,15 +38,12 @@ class Prediction:
     margin: float
     alternatives: tuple[tuple[str, float], ...]
 
-    def as_dict(self, prefix: str = "") -> dict[str, Any]:
-        key = prefix or "intent"
+    def as_dict(self) -> dict[str, Any]:
         return {
-            key: self.label,
-            f"{prefix}confidence" if prefix else "confidence": round(self.confidence, 4),
-            f"{prefix}margin" if prefix else "margin": round(self.margin, 4),
-            f"{prefix}alternatives" if prefix else "alternatives": [
-                [label, round(p, 4)] for label, p in self.alternatives
-            ],
+            "intent": self.label,
+            "confidence": round(self.confidence, 4),
+            "margin": round(self.margin, 4),
+            "alternatives": [[label, round(p, 4)] for label, p in self.alternatives],
         }
 
 

@@ -116,12 +116,6 @@ class Manifest:
         tmp.write_text(json.dumps(self.data, indent=2, ensure_ascii=False) + "\n", "utf-8")
         tmp.replace(self.root / MANIFEST)
 
-    def remove(self, name: str) -> None:
-        self.data["models"].pop(name, None)
-        tmp = self.root / (MANIFEST + ".partial")
-        tmp.write_text(json.dumps(self.data, indent=2, ensure_ascii=False) + "\n", "utf-8")
-        tmp.replace(self.root / MANIFEST)
-
 
 def verify_files(name: str, entry: dict[str, Any], base: Path) -> None:
     """Check that every file of a manifest entry exists with the recorded size and sha256."""
