@@ -71,3 +71,42 @@ def test_examples_are_in_their_language(split: str, code: str) -> None:
     wrong = [(detect(r["text"])[0], r["text"]) for r in rows(split, code)]
     wrong = [(lang, text) for lang, text in wrong if lang != code]
     assert not wrong, f"{split}/{code}: {len(wrong)} detected as another language: {wrong[:10]}"
+
+
+BANKING77_REWRITES = MODELS / "intents" / "banking77"
+BANKING77_TEST = MODELS.parents[1] / "shared" / "datasets" / "banking77" / "test.csv"
+
+
+def banking77_rewrites() -> dict[str, list[dict[str, object]]]:
+    return {
+        path.stem: [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+        for path in sorted(BANKING77_REWRITES.glob("*.jsonl"))
+    }
+
+
+def test_banking77_rewrites_cover_five_scripts() -> None:
+    from polydesk.languages import BY_CODE
+
+    scripts = {BY_CODE[code].script for code in banking77_rewrites()}
+    assert len(scripts) >= 5, f"banking77 rewrites cover only the scripts {sorted(scripts)}"
+
+
+@pytest.mark.parametrize("code", sorted(banking77_rewrites()))
+def test_banking77_rewrites_match_the_test_split(code: str) -> None:
+    data = banking77_rewrites()[code]
+    assert len(data) >= 300, f"banking77/{code}: {len(data)} rows"
+    numbers = [row["n"] for row in data]
+    assert len(set(numbers)) == len(numbers), f"banking77/{code}: a query rewritten twice"
+    wrong = [(detect(str(r["text"]))[0], r["text"]) for r in data]
+    wrong = [(lang, text) for lang, text in wrong if lang != code]
+    assert not wrong, f"banking77/{code}: {len(wrong)} detected as another language: {wrong[:5]}"
+    if not BANKING77_TEST.exists():
+        pytest.skip("../shared/datasets/banking77 is not beside the repository")
+    import csv
+
+    with BANKING77_TEST.open(encoding="utf-8") as handle:
+        source = list(csv.DictReader(handle))
+    for row in data:
+        n = row["n"]
+        assert isinstance(n, int) and 0 <= n < len(source), f"banking77/{code}: row n={n}"
+        assert row["intent"] == source[n]["category"], f"banking77/{code} n={n}: intent"
