@@ -76,6 +76,8 @@ class Detectors:
             langid.MODEL_DIR / langid.MODEL_FILE, norm_probs=True
         )
         ident.set_languages([_py3_code(c) for c in CODES])
+        # set_languages keeps the 142-language table to allow a reset we never do: 28 MB.
+        ident._full_model = (ident.nb_ptc, ident.nb_pc, ident.nb_classes)
         return ident
 
     @staticmethod
