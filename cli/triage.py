@@ -230,13 +230,57 @@ def evaluate(file: Path, head: str, as_json: bool) -> None:
         ["intent", "rows", "precision", "recall", "f1"],
         title="per intent",
     )
+    automation = result.automation or {}
     emit(
-        ({"language": k, **v} for k, v in result.per_language.items()),
+        (
+            {"language": k, **v, **{f: automation.get(k, {}).get(f) for f in AUTO_FIELDS}}
+            for k, v in result.per_language.items()
+        ),
         "table",
-        ["language", "rows", "accuracy"],
-        title="per language",
+        ["language", "rows", "accuracy", *AUTO_FIELDS],
+        title="per language (threshold: confidence an automatic answer needs)",
     )
     emit(result.confusions, "table", ["gold", "predicted", "count"], title="main confusions")
+
+
+AUTO_FIELDS = ["threshold", "auto_rate", "wrong_auto_rate"]
+
+
+@intents.command(name="calibrate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", "head", required=True, help="Your head (shipped heads come calibrated).")
+@click.option(
+    "--max-wrong",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=0.02,
+    show_default=True,
+    help="Largest share of a language's tickets the machine may answer wrongly.",
+)
+@click.option("--json", "as_json", is_flag=True, help="The calibration report as JSON.")
+def calibrate(file: Path, head: str, max_wrong: float, as_json: bool) -> None:
+    """Set per-language confidence thresholds of head NAME from labelled examples in FILE.
+
+    FILE is like a training file, with a "language" per row (detected where missing); use
+    examples the head was not trained on. In a language where the head is weaker, the threshold
+    rises and more tickets go to people. A language with no threshold that keeps wrong automatic
+    answers under --max-wrong gets 1.0: nothing is answered automatically in it.
+    """
+    from polydesk.triage.service import calibrate_head
+
+    report = calibrate_head(file, _pipeline(head), max_wrong=max_wrong)
+    if as_json:
+        click.echo(dumps(report))
+        return
+    emit(
+        (
+            {"language": lang, "threshold": v["threshold"], **v["cross_fitted"]}
+            for lang, v in report["per_language"].items()
+        ),
+        "table",
+        ["language", "threshold", "rows", "accuracy", "auto_rate", "wrong_auto_rate"],
+        title=f"head {head!r}: thresholds for at most {max_wrong:.1%} wrong automatic answers "
+        "(rates cross-fitted: thresholds set on half the rows, measured on the other half)",
+    )
 
 
 @intents.command(name="list")

@@ -181,3 +181,45 @@ def test_train_a_head_and_use_it(invoke: Invoker, tmp_path: Path) -> None:
     assert evaluation["accuracy"] >= 0.9 and set(evaluation) >= {"per_intent", "per_language"}
     refused = invoke("intents", "train", str(path), "--name", "default", code=5)
     assert "shipped head" in refused.stderr
+
+
+def test_calibrate_per_language_thresholds(invoke: Invoker, tmp_path: Path) -> None:
+    rows = [
+        {"text": t, "intent": "order_status", "language": lang}
+        for lang, t in (
+            ("en", "where is my parcel"),
+            ("en", "my order has not arrived yet"),
+            ("en", "tracking says nothing since Monday"),
+            ("de", "wo bleibt mein Paket"),
+            ("de", "meine Bestellung ist noch nicht da"),
+            ("de", "die Sendungsverfolgung zeigt seit Montag nichts"),
+        )
+    ]
+    rows += [
+        {"text": t, "intent": "payment_schedule", "language": lang}
+        for lang, t in (
+            ("en", "when is my next instalment due"),
+            ("en", "how much is the next payment"),
+            ("en", "what dates are my payments on"),
+            ("de", "wann ist die nächste Rate fällig"),
+            ("de", "wie hoch ist die nächste Zahlung"),
+            ("de", "an welchen Tagen werden die Raten abgebucht"),
+        )
+    ]
+    path = tmp_path / "two.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), "utf-8")
+    invoke("intents", "train", str(path), "--name", "two")
+    report = json.loads(
+        invoke("intents", "calibrate", str(path), "--name", "two", "--json").stdout
+    )
+    assert set(report["thresholds"]) == {"en", "de"}
+    assert all(0.75 <= t <= 1.0 for t in report["thresholds"].values())
+    assert set(report["per_language"]["de"]["cross_fitted"]) >= {"auto_rate", "wrong_auto_rate"}
+    evaluation = json.loads(invoke("intents", "eval", str(path), "--name", "two", "--json").stdout)
+    assert evaluation["automation"]["de"]["threshold"] == max(0.75, report["thresholds"]["de"])
+    table = invoke("intents", "eval", str(path), "--name", "two").stdout
+    assert "wrong_auto_rate" in table.replace(" ", "_") or "wrong auto rate" in table.lower()
+    refused = invoke("intents", "calibrate", str(path), "--name", "default", code=5)
+    assert "shipped head" in refused.stderr
+    bad = invoke("intents", "calibrate", str(path), "--name", "two", "--max-wrong", "1.5", code=2)
+    assert "--max-wrong" in bad.stderr

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from polydesk.errors import InvalidValueError
-from polydesk.triage import heads, linear, policy, training
+from polydesk.triage import calibration, heads, linear, policy, training
 from polydesk.triage.heads import Prediction
 
 
@@ -98,6 +98,61 @@ def test_per_language_threshold_and_unclear_language() -> None:
     assert policy.decide(pred("order_status"), None, "sv", 0.99, rules).route == "auto"
     unclear = policy.decide(pred("order_status"), None, "nb", 0.4, rules)
     assert unclear.route == "agent" and "language unclear" in unclear.reason
+
+
+def test_head_thresholds_apply_per_language_above_the_policy_floor() -> None:
+    head = {"lt": 0.9, "sv": 0.5}
+    lt = policy.decide(pred("order_status", 0.85), None, "lt", 0.99, POLICY, thresholds=head)
+    assert lt.route == "agent" and "0.85 < 0.90 for lt" in lt.reason
+    # a head threshold below the policy's min_confidence does not lower the floor
+    sv = policy.decide(pred("order_status", 0.7), None, "sv", 0.99, POLICY, thresholds=head)
+    assert sv.route == "agent" and "0.70 < 0.75" in sv.reason
+    rules = json.loads(json.dumps(POLICY))
+    rules["auto"]["language_min_confidence"] = {"lt": 0.8}  # the operator's word wins
+    lt = policy.decide(pred("order_status", 0.85), None, "lt", 0.99, rules, thresholds=head)
+    assert lt.route == "auto"
+
+
+def calibration_rows(confidences: list[float], correct: list[bool]) -> calibration.Rows:
+    n = len(confidences)
+    return calibration.Rows(
+        np.array(confidences), np.ones(n), np.ones(n, dtype=bool), np.array(correct)
+    )
+
+
+def test_threshold_is_the_lowest_that_keeps_wrong_answers_bounded() -> None:
+    rows = calibration_rows(
+        [0.99, 0.95, 0.9, 0.85, 0.8, 0.7], [True, True, False, True, False, True]
+    )
+    # 6 rows, max 1/6 wrong: 0.8 answers both wrong rows (0.9, 0.8); 0.85 answers one
+    assert calibration.threshold_for(rows, max_wrong=1 / 6, floor=0.5, min_margin=0) == 0.85
+    assert calibration.threshold_for(rows, max_wrong=0.0, floor=0.5, min_margin=0) == 0.95
+    assert calibration.threshold_for(rows, max_wrong=0.5, floor=0.5, min_margin=0) == 0.5
+    never = calibration_rows([0.99], [False])
+    assert calibration.threshold_for(never, max_wrong=0.0, floor=0.5, min_margin=0) == 1.0
+
+
+def test_calibrate_reports_cross_fitted_outcomes() -> None:
+    rng = np.random.default_rng(0)
+    preds, gold, langs = [], [], []
+    for lang, skill in (("en", 0.95), ("lt", 0.7)):
+        for i in range(200):
+            right = rng.random() < skill
+            conf = float(rng.uniform(0.8, 1.0) if right else rng.uniform(0.5, 0.95))
+            label = "order_status" if i % 2 else "payment_schedule"
+            guess = label if right else "refund_status"
+            preds.append(Prediction(guess, conf, 0.5, ((guess, conf),)))
+            gold.append(label)
+            langs.append(lang)
+    auto = {"order_status", "payment_schedule", "refund_status"}
+    result = calibration.calibrate(
+        preds, gold, langs, auto, max_wrong=0.02, floor=0.6, min_margin=0.2
+    )
+    en, lt = result["per_language"]["en"], result["per_language"]["lt"]
+    assert result["thresholds"]["lt"] > result["thresholds"]["en"]
+    assert en["cross_fitted"]["auto_rate"] > lt["cross_fitted"]["auto_rate"]
+    assert lt["at_floor"]["wrong_auto_rate"] > 0.1
+    assert lt["cross_fitted"]["wrong_auto_rate"] < 0.06
 
 
 def test_priority() -> None:

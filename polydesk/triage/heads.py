@@ -57,6 +57,8 @@ class HeadInfo:
     oos_threshold: float | None = None
     trained: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] = field(default_factory=dict)
+    # confidence an automatic answer needs, per language (see calibration.py)
+    language_thresholds: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +66,7 @@ class HeadInfo:
             "kind": self.kind,
             "labels": self.labels,
             "oos_threshold": self.oos_threshold,
+            "language_thresholds": self.language_thresholds,
             "trained": self.trained,
             "calibration": self.calibration,
         }
@@ -77,6 +80,7 @@ class HeadInfo:
             data.get("oos_threshold"),
             data.get("trained", {}),
             data.get("calibration", {}),
+            {k: float(v) for k, v in data.get("language_thresholds", {}).items()},
         )
 
 
@@ -264,4 +268,29 @@ def save_head(
         },
         base,
     )
+    return directory
+
+
+def set_language_thresholds(
+    name: str, thresholds: dict[str, float], report: dict[str, Any], *, root: Path | None = None
+) -> Path:
+    """Store calibrated per-language thresholds in ``head.json`` and re-record its hash.
+
+    Shipped heads are calibrated by scripts/build_heads.py (``root`` given); from the command
+    line only the operator's own heads can be changed.
+    """
+    if root is None:
+        directory, manifest = locate(name)
+        if manifest.root != registry.operator_dir():
+            raise ConflictError(f"{name!r} is a shipped head: calibrate a head you trained")
+    else:
+        directory, manifest = root / "heads" / name, registry.Manifest.load(root)
+    entry = manifest.entry(f"head:{name}")
+    info = HeadInfo.from_json(json.loads((directory / "head.json").read_text("utf-8")))
+    info.language_thresholds = dict(sorted(thresholds.items()))
+    info.calibration = {**info.calibration, "languages": report}
+    tmp = directory / "head.json.partial"
+    tmp.write_text(json.dumps(info.to_json(), indent=2) + "\n", "utf-8")
+    tmp.replace(directory / "head.json")
+    manifest.record(f"head:{name}", {**entry, "files": list(entry["files"])}, manifest.root)
     return directory

@@ -165,7 +165,13 @@ class Pipeline:
         results = []
         for item, det, intent, mood in zip(items, found, intents, moods, strict=True):
             route = policy.decide(
-                intent, mood, det.language, det.confidence, self.policy, contacts=item.contacts
+                intent,
+                mood,
+                det.language,
+                det.confidence,
+                self.policy,
+                contacts=item.contacts,
+                thresholds=self.head.info.language_thresholds,
             )
             results.append(Triage(item.id, det, intent, mood, route))
         return results

@@ -8,6 +8,7 @@ sensitive, auto-resolvable). The reason is a sentence a person reads in the queu
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -53,6 +54,7 @@ def decide(
     policy: dict[str, Any],
     *,
     contacts: int = 1,
+    thresholds: Mapping[str, float] | None = None,
 ) -> Route:
     """Apply the rules in order; the first that sends the ticket to a person gives the reason."""
     info = taxonomy().get(intent.label, {"tier": 2, "auto": False, "sensitive": False})
@@ -70,7 +72,9 @@ def decide(
         return Route("agent", f"repeat contact ({contacts} contacts)", priority)
     if not info.get("auto"):
         return Route("agent", f"needs a person: {intent.label.replace('_', ' ')}", priority)
-    return _confidence_route(intent, language, language_confidence, policy["auto"], priority)
+    return _confidence_route(
+        intent, language, language_confidence, policy["auto"], priority, thresholds or {}
+    )
 
 
 def _confidence_route(
@@ -79,8 +83,9 @@ def _confidence_route(
     language_confidence: float,
     rules: dict[str, Any],
     priority: str,
+    thresholds: Mapping[str, float],
 ) -> Route:
-    needed = float(rules.get("language_min_confidence", {}).get(language, rules["min_confidence"]))
+    needed = needed_confidence(language, rules, thresholds)
     if language_confidence < rules["min_language_confidence"]:
         return Route("agent", f"language unclear ({language} {language_confidence:.2f})", priority)
     if intent.confidence < needed:
@@ -95,6 +100,21 @@ def _confidence_route(
     return Route(
         "auto", f"routine {intent.label.replace('_', ' ')} ({intent.confidence:.2f})", priority
     )
+
+
+def needed_confidence(
+    language: str, rules: dict[str, Any], thresholds: Mapping[str, float]
+) -> float:
+    """Intent confidence an automatic answer in ``language`` needs.
+
+    The policy's per-language value wins; else the head's calibrated threshold for the language
+    (never below the policy's ``min_confidence``); else ``min_confidence``.
+    """
+    overrides = rules.get("language_min_confidence", {})
+    if language in overrides:
+        return float(overrides[language])
+    floor = float(rules["min_confidence"])
+    return max(floor, float(thresholds.get(language, floor)))
 
 
 def _strong_sentiment(sentiment: Prediction | None, policy: dict[str, Any]) -> str | None:

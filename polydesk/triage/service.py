@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from .. import lifecycle
+from ..errors import InvalidValueError
 from ..store import Store
-from . import heads, registry, training
+from . import calibration, heads, policy, registry, training
 from .pipeline import Pipeline, TicketText
 
 CHUNK = 256
@@ -106,15 +107,68 @@ def train_head(path: Path, name: str, pipeline: Pipeline) -> dict[str, Any]:
     }
 
 
-def evaluate_head(path: Path, pipeline: Pipeline) -> training.Evaluation:
-    """Score the pipeline's head on labelled examples (languages detected where not given)."""
+def _labelled_predictions(
+    path: Path, pipeline: Pipeline
+) -> tuple[heads.TrainingSet, list[heads.Prediction], list[str]]:
+    """Examples, the pipeline head's predictions, languages (detected where not given)."""
     data = training.read_examples(path)
     vectors = pipeline.embed(data.texts)
-    predicted = [p.label for p in pipeline.head.predict(vectors)]
+    found = pipeline.head.predict(vectors)
     languages = list(data.languages)
     missing = [i for i, lang in enumerate(languages) if lang is None]
     if missing:
-        found = pipeline.detect([data.texts[i] for i in missing], embeddings=vectors[missing])
-        for i, detection in zip(missing, found, strict=True):
+        detected = pipeline.detect([data.texts[i] for i in missing], embeddings=vectors[missing])
+        for i, detection in zip(missing, detected, strict=True):
             languages[i] = detection.language
-    return training.evaluate(data.labels, predicted, languages)
+    return data, found, [lang or "?" for lang in languages]
+
+
+def auto_intents() -> set[str]:
+    """Intents the machine may answer itself (auto-resolvable, not sensitive, no specialist)."""
+    return {
+        name
+        for name, info in policy.taxonomy().items()
+        if info.get("auto") and not info.get("sensitive") and info.get("handler") != "specialist"
+    }
+
+
+def evaluate_head(path: Path, pipeline: Pipeline) -> training.Evaluation:
+    """Score the pipeline's head on labelled examples, with what its routing would do."""
+    data, found, languages = _labelled_predictions(path, pipeline)
+    result = training.evaluate(data.labels, [p.label for p in found], list(languages))
+    rules = pipeline.policy["auto"]
+    thresholds = pipeline.head.info.language_thresholds
+    rows = calibration.Rows.of(found, data.labels, auto_intents())
+    automation = {}
+    for lang in sorted(set(languages)):
+        mask = np.array([x == lang for x in languages])
+        needed = policy.needed_confidence(lang, rules, thresholds)
+        automation[lang] = {
+            "threshold": needed,
+            **rows.take(mask).outcome(needed, float(rules["min_margin"])),
+        }
+    result.automation = automation
+    return result
+
+
+def calibrate_head(
+    path: Path, pipeline: Pipeline, *, max_wrong: float, root: Path | None = None
+) -> dict[str, Any]:
+    """Set the pipeline head's per-language thresholds from labelled examples."""
+    if not 0.0 <= max_wrong < 1.0:
+        raise InvalidValueError("--max-wrong", "must be a fraction in [0, 1)")
+    data, found, languages = _labelled_predictions(path, pipeline)
+    rules = pipeline.policy["auto"]
+    report = calibration.calibrate(
+        found,
+        data.labels,
+        languages,
+        auto_intents(),
+        max_wrong=max_wrong,
+        floor=float(rules["min_confidence"]),
+        min_margin=float(rules["min_margin"]),
+    )
+    report["source"] = path.name
+    name = pipeline.head.info.name
+    heads.set_language_thresholds(name, report["thresholds"], report, root=root)
+    return {"name": name, **report}

@@ -91,6 +91,8 @@ class Evaluation:
     per_language: dict[str, dict[str, float]]
     confusions: list[dict[str, Any]]
     oos: dict[str, float] | None = None
+    # per language: threshold in force, share answered automatically, share answered wrongly
+    automation: dict[str, dict[str, float]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +103,7 @@ class Evaluation:
             "per_language": self.per_language,
             "confusions": self.confusions,
             "out_of_scope": self.oos,
+            "automation": self.automation,
         }
 
 
