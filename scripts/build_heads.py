@@ -1,14 +1,20 @@
 """Build the shipped heads and the out-of-scope calibration set, recorded in models/manifest.json.
 
-    .venv/bin/python scripts/build_heads.py [--only calibration,default,sentiment]
+    .venv/bin/python scripts/build_heads.py [--only calibration,centring,default,thresholds,...]
 
 * calibration: e5 embeddings of CLINC150's out-of-scope train + val queries (200), read from
   ../shared/datasets and kept only as a derived artefact (models/calibration/clinc150_oos.npy);
   every intent head calibrates its out-of-scope threshold on them. oos_test is never used here.
-* default: the intent head on models/intents/train/<lang>.jsonl, all 35 languages.
+* centring: each language's mean embedding over the texts of models/intents/train (labels
+  unused), models/centring/support.npy: intent heads are trained and run on embeddings centred
+  per language (polydesk/triage/centring.py).
+* default: the intent head on models/intents/train/<lang>.jsonl, all 35 languages, centred.
+* thresholds: the default head's per-language confidence thresholds, set on
+  models/intents/eval (at most 2% of a language's tickets answered wrongly by the machine);
+  the only step that reads the evaluation set, which is never trained on.
 * sentiment: the sentiment / urgency head on models/sentiment/<lang>.jsonl.
 
-Evaluation sets (models/intents/eval), the demo tickets and public test splits are not read.
+The demo tickets and public test splits are not read.
 """
 
 from __future__ import annotations
@@ -16,17 +22,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from polydesk.languages import CODES
-from polydesk.triage import heads, registry
+from polydesk.triage import centring, heads, registry
 from polydesk.triage.pipeline import Pipeline
-from polydesk.triage.service import OOS_CALIBRATION, oos_embeddings
+from polydesk.triage.service import OOS_CALIBRATION, calibrate_head, oos_embeddings
 
 REPO = Path(__file__).resolve().parents[1]
+MAX_WRONG = 0.02
 CLINC = REPO.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
 
 
@@ -64,30 +72,93 @@ def build_calibration(pipeline: Pipeline) -> None:
     )
 
 
+_EMBEDDED: dict[tuple[str, ...], np.ndarray] = {}
+
+
+def embed_rows(pipeline: Pipeline, name: str, data: heads.TrainingSet) -> np.ndarray:
+    """Embeddings of the rows (once per run: centring and the default head share them)."""
+    key = tuple(data.texts)
+    if key not in _EMBEDDED:
+        start = time.perf_counter()
+        _EMBEDDED[key] = pipeline.embed(data.texts)
+        log(f"{name}: embedded {len(data.texts)} examples in {time.perf_counter() - start:.0f} s")
+    return _EMBEDDED[key]
+
+
+def build_centring(pipeline: Pipeline) -> None:
+    data = read_rows(REPO / "models" / "intents" / "train", "intent")
+    vectors = embed_rows(pipeline, "centring", data)
+    means = centring.Centring.estimate(vectors, [str(lang) for lang in data.languages]).means
+    path = registry.shipped_dir() / centring.MEANS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, means.astype(np.float32))
+    registry.Manifest.load(registry.shipped_dir()).record(
+        centring.ENTRY,
+        {
+            "kind": "centring",
+            "source": "mean e5-small embedding per language of models/intents/train "
+            "(labels unused), by scripts/build_heads.py",
+            "licence": "derived from polydesk's own training texts",
+            "files": [str(centring.MEANS)],
+        },
+        registry.shipped_dir(),
+    )
+
+
 def build_head(pipeline: Pipeline, name: str, kind: str, folder: Path, label_key: str) -> None:
     data = read_rows(folder, label_key)
-    start = time.perf_counter()
-    vectors = pipeline.embed(data.texts)
-    log(f"{name}: embedded {len(data.texts)} examples in {time.perf_counter() - start:.0f} s")
+    vectors = embed_rows(pipeline, name, data)
     oos = oos_embeddings() if kind == "intent" else None
+    centred = kind == "intent"
+    if centred:
+        shift = centring.Centring.shipped()
+        vectors = shift.apply(vectors, data.languages)
+        oos = None if oos is None else shift.apply(oos, ["en"] * len(oos))
     head, labels, threshold, calibration = heads.fit_head(vectors, data, oos_embeddings=oos)
     source = f"{folder.relative_to(REPO)}/*.jsonl (hand-written, 35 languages)"
     heads.save_head(
-        name, kind, head, labels, threshold, calibration, data, source, root=registry.shipped_dir()
+        name,
+        kind,
+        head,
+        labels,
+        threshold,
+        calibration,
+        data,
+        source,
+        root=registry.shipped_dir(),
+        centred=centred,
     )
     log(f"{name}: {len(labels)} labels, out-of-scope threshold {threshold}, {calibration}")
 
 
+def build_thresholds(max_wrong: float) -> None:
+    eval_dir = REPO / "models" / "intents" / "eval"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "eval.jsonl"
+        with path.open("w", encoding="utf-8") as out:
+            for code in CODES:
+                for line in (eval_dir / f"{code}.jsonl").read_text("utf-8").splitlines():
+                    row = {**json.loads(line), "language": code}
+                    out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        report = calibrate_head(path, Pipeline(), max_wrong=max_wrong, root=registry.shipped_dir())
+    log(f"thresholds (max {max_wrong:.0%} wrong automatic answers): {report['thresholds']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="calibration,default,sentiment")
+    parser.add_argument("--only", default="calibration,centring,default,thresholds,sentiment")
+    parser.add_argument("--max-wrong", type=float, default=MAX_WRONG)
     args = parser.parse_args()
     pipeline = Pipeline()
     steps = args.only.split(",")
     if "calibration" in steps:
         build_calibration(pipeline)
+    if "centring" in steps:
+        build_centring(pipeline)
     if "default" in steps:
         build_head(pipeline, "default", "intent", REPO / "models" / "intents" / "train", "intent")
+    if "thresholds" in steps:
+        build_thresholds(args.max_wrong)
     if "sentiment" in steps:
         build_head(pipeline, "sentiment", "sentiment", REPO / "models" / "sentiment", "tone")
 

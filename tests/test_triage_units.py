@@ -213,3 +213,32 @@ def test_pipe_line_parsing() -> None:
     )
     assert "text" in str(parse_line(6, '{"id": 1}'))
     assert parse_line(7, "   ") == "empty line"
+
+
+def test_centring_removes_each_language_offset() -> None:
+    from polydesk.languages import CODES
+    from polydesk.triage.centring import Centring
+
+    rng = np.random.default_rng(1)
+    offsets = {code: rng.normal(size=8) * 3 for code in CODES}
+    langs = [code for code in CODES for _ in range(4)]
+    meaning = rng.normal(size=(len(langs), 8))
+    vectors = meaning + np.stack([offsets[c] for c in langs])
+    centring = Centring.estimate(vectors, langs)
+    out = centring.apply(vectors, langs)
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=1e-5)
+    by_lang = {c: out[np.array(langs) == c].mean(axis=0) for c in ("en", "lt", "ja")}
+    assert all(np.linalg.norm(v) < 0.6 for v in by_lang.values())
+    # an unknown language gets the average offset, not a crash
+    assert centring.apply(vectors[:1], [None]).shape == (1, 8)
+    with pytest.raises(ValueError, match="no texts in"):
+        Centring.estimate(vectors[:4], langs[:4])
+
+
+def test_head_info_round_trips_thresholds_and_centring() -> None:
+    info = heads.HeadInfo("x", "intent", ["a", "b"], 0.3, language_thresholds={"lt": 0.9})
+    info.centred = True
+    again = heads.HeadInfo.from_json(json.loads(json.dumps(info.to_json())))
+    assert again.centred and again.language_thresholds == {"lt": 0.9}
+    old = heads.HeadInfo.from_json({"name": "y", "kind": "intent", "labels": ["a", "b"]})
+    assert not old.centred and old.language_thresholds == {}

@@ -59,6 +59,8 @@ class HeadInfo:
     calibration: dict[str, Any] = field(default_factory=dict)
     # confidence an automatic answer needs, per language (see calibration.py)
     language_thresholds: dict[str, float] = field(default_factory=dict)
+    # trained on per-language centred embeddings (see centring.py): centre before predicting
+    centred: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +69,7 @@ class HeadInfo:
             "labels": self.labels,
             "oos_threshold": self.oos_threshold,
             "language_thresholds": self.language_thresholds,
+            "centred": self.centred,
             "trained": self.trained,
             "calibration": self.calibration,
         }
@@ -81,6 +84,7 @@ class HeadInfo:
             data.get("trained", {}),
             data.get("calibration", {}),
             {k: float(v) for k, v in data.get("language_thresholds", {}).items()},
+            bool(data.get("centred", False)),
         )
 
 
@@ -233,6 +237,7 @@ def save_head(
     source: str,
     *,
     root: Path | None = None,
+    centred: bool = False,
 ) -> Path:
     """Export ``head.onnx`` + ``head.json`` and record the head in the manifest of ``root``."""
     base = root or registry.operator_dir()
@@ -254,6 +259,7 @@ def save_head(
             "languages": dict(sorted(Counter(lang or "?" for lang in data.languages).items())),
         },
         calibration,
+        centred=centred,
     )
     (directory / "head.json").write_text(json.dumps(info.to_json(), indent=2) + "\n", "utf-8")
     manifest = registry.Manifest.load(base)

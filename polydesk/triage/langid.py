@@ -59,7 +59,11 @@ class Detection:
 class Detectors:
     """The three shipped detectors, loaded once, each restricted to the 35 languages."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: Sequence[str] = DETECTORS) -> None:
+        unknown = set(names) - set(DETECTORS)
+        if unknown or not names:
+            raise ValueError(f"detectors must be some of {DETECTORS}, got {list(names)}")
+        self.names = tuple(names)
         self._lock = threading.Lock()
         self._loaded: dict[str, Any] = {}
 
@@ -98,8 +102,9 @@ class Detectors:
         return builder.with_low_accuracy_mode().with_preloaded_language_models().build()
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
-        """Log-probabilities [N, 3 * 35]: py3langid | fastText | lingua, each over CODES."""
-        blocks = [self._py3(texts), self._fasttext(texts), self._lingua(texts)]
+        """Log-probabilities [N, len(names) * 35], one block per detector over CODES."""
+        methods = {"py3langid": self._py3, "fasttext": self._fasttext, "lingua": self._lingua}
+        blocks = [methods[name](texts) for name in self.names]
         return np.log(np.clip(np.concatenate(blocks, axis=1), FLOOR, 1.0)).astype(np.float32)
 
     def _py3(self, texts: Sequence[str]) -> np.ndarray:

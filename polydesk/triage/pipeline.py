@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..text import sanitize
-from . import heads, langid, linear, policy, registry
+from . import centring, heads, langid, linear, policy, registry
 from .encoder import Encoder
 
 T = TypeVar("T")
@@ -80,7 +80,12 @@ class Pipeline:
 
     @property
     def detectors(self) -> langid.Detectors:
-        return self._once("detectors", langid.Detectors)
+        def load() -> langid.Detectors:
+            manifest = registry.Manifest.load(registry.shipped_dir())
+            names = manifest.entry("langid-stacker").get("detectors", langid.DETECTORS)
+            return langid.Detectors(names)
+
+        return self._once("detectors", load)
 
     @property
     def stacker(self) -> linear.OnnxHead:
@@ -90,6 +95,16 @@ class Pipeline:
             return linear.OnnxHead(registry.shipped_dir() / STACKER)
 
         return self._once("stacker", load)
+
+    @property
+    def centring(self) -> centring.Centring:
+        return self._once("centring", centring.Centring.shipped)
+
+    def head_input(self, vectors: np.ndarray, languages: Sequence[str | None]) -> np.ndarray:
+        """What the intent head reads: embeddings centred per language if it was trained so."""
+        if not self.head.info.centred:
+            return vectors
+        return self.centring.apply(vectors, languages)
 
     @property
     def head(self) -> heads.Head:
@@ -119,6 +134,8 @@ class Pipeline:
             for job in jobs:
                 job.result()
         _ = (self.stacker, self.head, self.sentiment_head, self.policy)
+        if self.head.info.centred:
+            _ = self.centring
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed_clean([sanitize(t) for t in texts])
@@ -148,10 +165,16 @@ class Pipeline:
         return langid.detections(probs)
 
     def classify(
-        self, texts: Sequence[str], embeddings: np.ndarray | None = None
+        self,
+        texts: Sequence[str],
+        embeddings: np.ndarray | None = None,
+        languages: Sequence[str | None] | None = None,
     ) -> list[heads.Prediction]:
+        """Intent of each text; ``languages`` (else detected) matter for a centred head."""
         vectors = self.embed(texts) if embeddings is None else embeddings
-        return self.head.predict(vectors)
+        if self.head.info.centred and languages is None:
+            languages = [d.language for d in self.detect(texts, embeddings=vectors)]
+        return self.head.predict(self.head_input(vectors, languages or []))
 
     def triage(self, items: Sequence[TicketText]) -> list[Triage]:
         """Language, intent, sentiment and route for a batch of tickets."""
@@ -160,7 +183,7 @@ class Pipeline:
         clean = [sanitize(item.text) for item in items]  # once: every stage reads these
         vectors = self._embed_clean(clean)
         found = self._detect_clean(clean, [i.profile_language for i in items], vectors)
-        intents = self.head.predict(vectors)
+        intents = self.head.predict(self.head_input(vectors, [d.language for d in found]))
         moods = self.sentiment_head.predict(vectors) if self.sentiment_head else [None] * len(items)
         results = []
         for item, det, intent, mood in zip(items, found, intents, moods, strict=True):

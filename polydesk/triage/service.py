@@ -86,16 +86,35 @@ def oos_embeddings() -> np.ndarray | None:
     return np.load(path).astype(np.float32)
 
 
+def with_languages(data: heads.TrainingSet, vectors: np.ndarray, pipeline: Pipeline) -> list[str]:
+    """Each example's language: as given, else detected."""
+    languages = list(data.languages)
+    missing = [i for i, lang in enumerate(languages) if lang is None]
+    if missing:
+        detected = pipeline.detect([data.texts[i] for i in missing], embeddings=vectors[missing])
+        for i, detection in zip(missing, detected, strict=True):
+            languages[i] = detection.language
+    return [lang or "?" for lang in languages]
+
+
 def train_head(path: Path, name: str, pipeline: Pipeline) -> dict[str, Any]:
-    """Read, embed, fit, calibrate, export, record: ``polydesk intents train``."""
+    """Read, embed, centre, fit, calibrate, export, record: ``polydesk intents train``.
+
+    Embeddings are centred per language (centring.py) before fitting, so that a head trained on
+    one language (usually English) carries over to the others.
+    """
     heads.check_name(name)
     data = training.read_examples(path)
     vectors = pipeline.embed(data.texts)
-    head, labels, threshold, calibration = heads.fit_head(
-        vectors, data, oos_embeddings=oos_embeddings()
-    )
+    languages = with_languages(data, vectors, pipeline)
+    data.languages = [lang for lang in languages]
+    centred = pipeline.centring.apply(vectors, languages)
+    oos = oos_embeddings()
+    if oos is not None:
+        oos = pipeline.centring.apply(oos, ["en"] * len(oos))
+    head, labels, threshold, calibration = heads.fit_head(centred, data, oos_embeddings=oos)
     directory = heads.save_head(
-        name, "intent", head, labels, threshold, calibration, data, path.name
+        name, "intent", head, labels, threshold, calibration, data, path.name, centred=True
     )
     return {
         "name": name,
@@ -113,14 +132,9 @@ def _labelled_predictions(
     """Examples, the pipeline head's predictions, languages (detected where not given)."""
     data = training.read_examples(path)
     vectors = pipeline.embed(data.texts)
-    found = pipeline.head.predict(vectors)
-    languages = list(data.languages)
-    missing = [i for i, lang in enumerate(languages) if lang is None]
-    if missing:
-        detected = pipeline.detect([data.texts[i] for i in missing], embeddings=vectors[missing])
-        for i, detection in zip(missing, detected, strict=True):
-            languages[i] = detection.language
-    return data, found, [lang or "?" for lang in languages]
+    languages = with_languages(data, vectors, pipeline)
+    found = pipeline.head.predict(pipeline.head_input(vectors, languages))
+    return data, found, languages
 
 
 def auto_intents() -> set[str]:
