@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from embedding_cache import Embedder
 
 from polydesk.languages import CODES
 from polydesk.triage import centring, heads, registry
@@ -72,17 +73,12 @@ def build_calibration(pipeline: Pipeline) -> None:
     )
 
 
-_EMBEDDED: dict[tuple[str, ...], np.ndarray] = {}
-
-
 def embed_rows(pipeline: Pipeline, name: str, data: heads.TrainingSet) -> np.ndarray:
-    """Embeddings of the rows (once per run: centring and the default head share them)."""
-    key = tuple(data.texts)
-    if key not in _EMBEDDED:
-        start = time.perf_counter()
-        _EMBEDDED[key] = pipeline.embed(data.texts)
-        log(f"{name}: embedded {len(data.texts)} examples in {time.perf_counter() - start:.0f} s")
-    return _EMBEDDED[key]
+    """Embeddings of the rows, cached on disk per encoder build (scripts/embedding_cache.py)."""
+    start = time.perf_counter()
+    vectors = Embedder(pipeline)(data.texts)
+    log(f"{name}: {len(data.texts)} examples embedded in {time.perf_counter() - start:.0f} s")
+    return vectors
 
 
 def build_centring(pipeline: Pipeline) -> None:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from embedding_cache import Embedder
 
 from polydesk import demo
 from polydesk.languages import CODES
@@ -50,14 +51,17 @@ def fit_and_score(
     oos: tuple[list[str], list[str]] | None = None,
 ) -> dict[str, Any]:
     start = time.perf_counter()
-    vectors = pipeline.embed(train[0])
-    oos_cal = pipeline.embed(oos[0]) if oos else None
+    embed = Embedder(pipeline)
+
+    def centred(texts: list[str]) -> np.ndarray:  # as `polydesk intents train` does
+        return pipeline.centring.apply(embed(texts), ["en"] * len(texts))
+
+    vectors = centred(train[0])
+    oos_cal = centred(oos[0]) if oos else None
     data = heads.TrainingSet(train[0], train[1], [None] * len(train[0]))
     head, labels, threshold, calibration = heads.fit_head(vectors, data, oos_embeddings=oos_cal)
     info = heads.HeadInfo("report", "intent", labels, threshold)
-    predicted = [
-        p.label for p in heads.predictions(head.predict_proba(pipeline.embed(test[0])), info)
-    ]
+    predicted = [p.label for p in heads.predictions(head.predict_proba(embed(test[0])), info)]
     result = training.evaluate(test[1], predicted, ["en"] * len(test[0]))
     out: dict[str, Any] = {
         "train_rows": len(train[0]),
@@ -68,7 +72,7 @@ def fit_and_score(
         "calibration": calibration,
     }
     if oos:
-        oos_test = pipeline.embed(oos[1])
+        oos_test = centred(oos[1])
         caught = head.predict_proba(oos_test).max(axis=1) < (threshold or 0)
         out["oos_recall"] = round(float(caught.mean()), 4)
         in_scope = [g == p for g, p in zip(test[1], predicted, strict=True)]
