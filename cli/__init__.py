@@ -81,9 +81,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import admin, agents, audit, tickets, triage
+    from . import admin, agents, audit, models_cmd, tickets, translate, triage
 
-    for module in (admin, tickets, triage, agents, audit):
+    for module in (admin, tickets, triage, translate, models_cmd, agents, audit):
         for command in module.COMMANDS:
             cli.add_command(command)
 

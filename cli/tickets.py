@@ -9,7 +9,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from polydesk.errors import ExitCode, InvalidValueError, NotFoundError
+from polydesk.errors import ExitCode, InvalidValueError
 
 from .common import info, open_store
 from .output import dumps, emit, output_options
@@ -280,19 +280,11 @@ def show_ticket(ctx: click.Context, ref: str, as_json: bool) -> None:
     from polydesk.ticketio import ticket_document
 
     store = open_store(ctx)
-    row = _find(store, ref)
+    row = store.find_ticket(ref)
     if as_json:
         click.echo(dumps({"number": row["id"], **ticket_document(store, row)}))
         return
     _print_ticket(store, row)
-
-
-def _find(store: Store, ref: str) -> dict[str, Any]:
-    row = store.ticket(int(ref)) if ref.isdigit() else None
-    row = row or store.ticket_by_external(ref)
-    if row is None:
-        raise NotFoundError(f"no ticket {ref!r}")
-    return row
 
 
 def _print_ticket(store: Store, row: dict[str, Any]) -> None:

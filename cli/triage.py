@@ -55,7 +55,8 @@ def parse_line(number: int, line: str) -> TicketText | str:
     )
 
 
-def _lines(stream: IO[bytes]) -> Iterator[tuple[int, TicketText | str]]:
+def input_items(stream: IO[bytes]) -> Iterator[tuple[int, TicketText | str]]:
+    """(line number, parsed item or the reason it is bad) for each input line."""
     for number, raw in enumerate(stream, 1):
         try:
             line = raw.decode("utf-8")
@@ -79,7 +80,7 @@ def run_pipe(stream: IO[bytes], stage: Callable[[list[TicketText]], list[dict[st
         sys.stdout.flush()
         batch.clear()
 
-    for number, item in _lines(stream):
+    for number, item in input_items(stream):
         if isinstance(item, str):
             bad += 1
         batch.append((number, item))

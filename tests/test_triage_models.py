@@ -209,9 +209,7 @@ def test_calibrate_per_language_thresholds(invoke: Invoker, tmp_path: Path) -> N
     path = tmp_path / "two.jsonl"
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), "utf-8")
     invoke("intents", "train", str(path), "--name", "two")
-    report = json.loads(
-        invoke("intents", "calibrate", str(path), "--name", "two", "--json").stdout
-    )
+    report = json.loads(invoke("intents", "calibrate", str(path), "--name", "two", "--json").stdout)
     assert set(report["thresholds"]) == {"en", "de"}
     assert all(0.75 <= t <= 1.0 for t in report["thresholds"].values())
     assert set(report["per_language"]["de"]["cross_fitted"]) >= {"auto_rate", "wrong_auto_rate"}

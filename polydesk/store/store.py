@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
+from ..errors import NotFoundError
 from . import db as dbmod
 from . import events
 from .migrations import Migration
@@ -173,6 +174,14 @@ class Store:
 
     def ticket_by_external(self, external_id: str) -> Row | None:
         return self._one(_TICKET_VIEW + " WHERE t.external_id = ?", [external_id])
+
+    def find_ticket(self, ref: str) -> Row:
+        """A ticket by its number or its external id; :class:`NotFoundError` if neither."""
+        row = self.ticket(int(ref)) if ref.isdigit() else None
+        row = row or self.ticket_by_external(ref)
+        if row is None:
+            raise NotFoundError(f"no ticket {ref!r}")
+        return row
 
     def ticket_id_by_external(self, external_id: str) -> int | None:
         sql = "SELECT id FROM tickets WHERE external_id = ?"
