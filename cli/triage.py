@@ -253,7 +253,7 @@ AUTO_FIELDS = ["threshold", "auto_rate", "wrong_auto_rate"]
 @click.option(
     "--max-wrong",
     type=click.FloatRange(0.0, 1.0, max_open=True),
-    default=0.02,
+    default=0.01,
     show_default=True,
     help="Largest share of a language's tickets the machine may answer wrongly.",
 )

@@ -242,3 +242,16 @@ def test_head_info_round_trips_thresholds_and_centring() -> None:
     assert again.centred and again.language_thresholds == {"lt": 0.9}
     old = heads.HeadInfo.from_json({"name": "y", "kind": "intent", "labels": ["a", "b"]})
     assert not old.centred and old.language_thresholds == {}
+
+
+def test_blended_head_onnx_matches_numpy(tmp_path: Path) -> None:
+    x, y = blobs()
+    blended = linear.blend(linear.fit(x, y, 3), x, y, 3)
+    probs = blended.predict_proba(x)
+    assert (probs.argmax(1) == y).mean() > 0.95
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-4)
+    linear.blended_to_onnx(blended, tmp_path / "b.onnx")
+    onnx_probs, logits = linear.OnnxHead(tmp_path / "b.onnx").run(x[:50])
+    np.testing.assert_allclose(onnx_probs, probs[:50], atol=2e-2)
+    assert (onnx_probs.argmax(1) == probs[:50].argmax(1)).all()
+    np.testing.assert_allclose(logits, blended.linear.logits(x[:50]), atol=1e-3)

@@ -27,6 +27,7 @@ from ..errors import ConflictError, InvalidValueError, NotFoundError
 from . import linear, registry
 
 OUT_OF_SCOPE = "out_of_scope"
+AnyHead = linear.LinearHead | linear.BlendedHead
 HEAD_FILES = ("head.onnx", "head.json")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
@@ -216,11 +217,14 @@ def fit_head(
     *,
     oos_embeddings: np.ndarray | None,
     l2: float | None = None,
+    neighbours: bool = True,
     seed: int = 0,
-) -> tuple[linear.LinearHead, list[str], float | None, dict[str, Any]]:
-    """Fit on 90%, pick L2 and calibrate the out-of-scope threshold on the held-out 10%, refit.
+) -> tuple[AnyHead, list[str], float | None, dict[str, Any]]:
+    """Fit on 90%, choose on the held-out 10%, calibrate the out-of-scope threshold, refit.
 
-    ``l2=None`` chooses among L2_CANDIDATES on the held-out rows (:func:`choose_l2`). An
+    Chosen on held-out rows: L2 among L2_CANDIDATES (``l2=None``, :func:`choose_l2`), and,
+    with ``neighbours``, whether to blend the linear head with a nearest-neighbour vote over
+    the training rows (:class:`linear.BlendedHead`): kept unless it is over a point worse. An
     ``out_of_scope`` class in the data is trained like any other; the threshold catches the
     out-of-scope queries it misses.
     """
@@ -240,15 +244,32 @@ def fit_head(
         else:
             l2 = L2_CANDIDATES[1]
     calibration["l2"] = l2
-    if oos_embeddings is not None and len(oos_embeddings) and probes:
-        probe = probes[l2]
+    classes = len(labels)
+    use_blend = neighbours and not probes  # no held-out rows to judge by: trust the default
+    probe: AnyHead | None = probes.get(l2)
+    if neighbours and probe is not None:
+        blended = linear.blend(probes[l2], embeddings[~held], y[~held], classes)
+        scores = {
+            "linear": _accuracy(probes[l2], embeddings[held], y[held]),
+            "blended": _accuracy(blended, embeddings[held], y[held]),
+        }
+        use_blend = scores["blended"] >= scores["linear"] - L2_TOLERANCE
+        calibration["blend_held_out_accuracy"] = scores
+        probe = blended if use_blend else probe
+    calibration["neighbours"] = use_blend
+    if oos_embeddings is not None and len(oos_embeddings) and probe is not None:
         in_scope = held & (y != index.get(OUT_OF_SCOPE, -1))
         kept = _oos_score(probe.predict_proba(embeddings[in_scope]), index)
         caught = _oos_score(probe.predict_proba(oos_embeddings), index)
         threshold, oos = calibrate_oos(kept, caught)
         calibration.update(oos, held_out_rows=int(in_scope.sum()), oos_rows=len(oos_embeddings))
-    head = linear.fit(embeddings, y, len(labels), l2=l2)
+    fitted = linear.fit(embeddings, y, classes, l2=l2)
+    head: AnyHead = linear.blend(fitted, embeddings, y, classes) if use_blend else fitted
     return head, labels, threshold, calibration
+
+
+def _accuracy(head: AnyHead, x: np.ndarray, y: np.ndarray) -> float:
+    return round(float((head.predict_proba(x).argmax(axis=1) == y).mean()), 4)
 
 
 def _oos_score(probs: np.ndarray, index: dict[str, int]) -> np.ndarray:
@@ -262,7 +283,7 @@ def _oos_score(probs: np.ndarray, index: dict[str, int]) -> np.ndarray:
 def save_head(
     name: str,
     kind: str,
-    head: linear.LinearHead,
+    head: AnyHead,
     labels: list[str],
     threshold: float | None,
     calibration: dict[str, Any],
@@ -278,7 +299,10 @@ def save_head(
         raise ConflictError(f"{name!r} is a shipped head: choose another --name")
     directory = base / "heads" / name
     directory.mkdir(parents=True, exist_ok=True)
-    linear.to_onnx(head, directory / "head.onnx", name=f"{kind}-{name}")
+    if isinstance(head, linear.BlendedHead):
+        linear.blended_to_onnx(head, directory / "head.onnx", name=f"{kind}-{name}")
+    else:
+        linear.to_onnx(head, directory / "head.onnx", name=f"{kind}-{name}")
     info = HeadInfo(
         name,
         kind,

@@ -127,3 +127,130 @@ class OnnxHead:
             ["probabilities", "logits"], {"features": features.astype(np.float32)}
         )
         return out[0], out[1]
+
+
+@dataclass
+class BlendedHead:
+    """A linear head averaged with a k-nearest-neighbour vote over its training rows.
+
+    ``probabilities = weight * softmax(linear) + (1 - weight) * votes``, where ``votes`` is each
+    class's share of the cosine similarity of the ``k`` most similar training rows. On held-out
+    training rows of all 35 languages this beat either part alone (89.5% against 85.0% linear
+    and 87.3% kNN; scripts/report_transfer.py): the neighbours catch local phrasings a single
+    hyperplane per class misses, the linear part keeps the confidences smooth.
+    """
+
+    linear: LinearHead
+    memory: np.ndarray  # [rows, features] unit-length rows
+    labels: np.ndarray  # [rows] class index
+    classes: int
+    k: int = 10
+    weight: float = 0.5
+
+    def votes(self, features: np.ndarray) -> np.ndarray:
+        x = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+        sims = x @ self.memory.T
+        k = min(self.k, sims.shape[1])
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        rows = np.arange(len(x))[:, None]
+        weights = np.maximum(sims[rows, top], 0.0)
+        out = np.zeros((len(x), self.classes))
+        np.add.at(out, (np.repeat(rows, k, axis=1), self.labels[top]), weights)
+        return np.asarray(out / (out.sum(axis=1, keepdims=True) + 1e-6))
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        linear = self.linear.predict_proba(features)
+        return np.asarray(self.weight * linear + (1.0 - self.weight) * self.votes(features))
+
+
+def blend(head: LinearHead, features: np.ndarray, labels: np.ndarray, classes: int) -> BlendedHead:
+    """The blended head with ``features`` as its memory, stored as int8 rows (a quarter of the
+    size: 29k rows take 11 MB), exactly as the ONNX graph holds them."""
+    memory = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+    quantised, scale = quantise_rows(memory)
+    dequantised = (quantised.astype(np.float32) * scale[:, None]).astype(np.float32)
+    return BlendedHead(head, dequantised, labels.astype(np.int64), classes)
+
+
+def quantise_rows(memory: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 per row: (int8 rows, float32 scale per row)."""
+    scale = np.maximum(np.abs(memory).max(axis=1), 1e-12) / 127.0
+    quantised = np.clip(np.round(memory / scale[:, None]), -127, 127).astype(np.int8)
+    return quantised, scale.astype(np.float32)
+
+
+def blended_to_onnx(head: BlendedHead, path: Path, *, name: str = "head") -> None:
+    """Like :func:`to_onnx`, with the neighbour vote in the graph (MatMul, TopK, OneHot)."""
+    try:
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError as exc:
+        raise PolydeskError("exporting a head needs the 'onnx' package") from exc
+    lin = head.linear
+    w = (lin.weights / lin.scale[:, None]).astype(np.float32)
+    b = (lin.bias - (lin.mean / lin.scale) @ lin.weights).astype(np.float32)
+    k = min(head.k, len(head.memory))
+    memory_q, memory_scale = quantise_rows(head.memory)
+    consts = {
+        "W": w,
+        "b": b,
+        "memory_t": np.ascontiguousarray(memory_q.T),
+        "memory_scale": memory_scale,
+        "memory_labels": head.labels.astype(np.int64),
+        "k": np.array([k], dtype=np.int64),
+        "depth": np.array(head.classes, dtype=np.int64),
+        "onehot_values": np.array([0.0, 1.0], dtype=np.float32),
+        "axis1": np.array([1], dtype=np.int64),
+        "axis2": np.array([2], dtype=np.int64),
+        "eps": np.array(1e-6, dtype=np.float32),
+        "tiny": np.array(1e-12, dtype=np.float32),
+        "zero": np.array(0.0, dtype=np.float32),
+        "w_linear": np.array(head.weight, dtype=np.float32),
+        "w_votes": np.array(1.0 - head.weight, dtype=np.float32),
+    }
+    node = helper.make_node
+    nodes = [
+        node("MatMul", ["features", "W"], ["xw"]),
+        node("Add", ["xw", "b"], ["logits"]),
+        node("Softmax", ["logits"], ["linear_p"], axis=1),
+        node("ReduceL2", ["features"], ["norm"], axes=[1], keepdims=1),
+        node("Max", ["norm", "tiny"], ["norm_safe"]),
+        node("Div", ["features", "norm_safe"], ["unit"]),
+        node(
+            "DynamicQuantizeMatMul",
+            ["unit", "memory_t", "memory_scale"],
+            ["sims"],
+            domain="com.microsoft",
+        ),
+        node("TopK", ["sims", "k"], ["top_sims", "top_rows"], axis=1),
+        node("Max", ["top_sims", "zero"], ["top_weights"]),
+        node("Gather", ["memory_labels", "top_rows"], ["top_labels"]),
+        node("OneHot", ["top_labels", "depth", "onehot_values"], ["onehot"], axis=-1),
+        node("Unsqueeze", ["top_weights", "axis2"], ["weights3"]),
+        node("Mul", ["onehot", "weights3"], ["weighted"]),
+        node("ReduceSum", ["weighted", "axis1"], ["votes_raw"], keepdims=0),
+        node("ReduceSum", ["votes_raw", "axis1"], ["votes_total"], keepdims=1),
+        node("Add", ["votes_total", "eps"], ["votes_total_safe"]),
+        node("Div", ["votes_raw", "votes_total_safe"], ["votes"]),
+        node("Mul", ["linear_p", "w_linear"], ["part_linear"]),
+        node("Mul", ["votes", "w_votes"], ["part_votes"]),
+        node("Add", ["part_linear", "part_votes"], ["probabilities"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", w.shape[0]])],
+        [
+            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", w.shape[1]]),
+            helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", w.shape[1]]),
+        ],
+        [numpy_helper.from_array(v, n) for n, v in consts.items()],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)],
+    )
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
