@@ -29,6 +29,7 @@ from . import linear, registry
 OUT_OF_SCOPE = "out_of_scope"
 AnyHead = linear.LinearHead | linear.BlendedHead
 HEAD_FILES = ("head.onnx", "head.json")
+HEAD_CHUNK = 32
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 
@@ -125,7 +126,15 @@ class Head:
         self.runner = linear.OnnxHead(directory / "head.onnx")
 
     def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
-        return self.runner.run(embeddings)[0]
+        # In chunks: a blended head compares each row with every training row, and 256 rows
+        # at once would hold a 30 MB similarity matrix for nothing.
+        if len(embeddings) <= HEAD_CHUNK:
+            return self.runner.run(embeddings)[0]
+        parts = [
+            self.runner.run(embeddings[i : i + HEAD_CHUNK])[0]
+            for i in range(0, len(embeddings), HEAD_CHUNK)
+        ]
+        return np.concatenate(parts, axis=0)
 
     def predict(self, embeddings: np.ndarray) -> list[Prediction]:
         return predictions(self.probabilities(embeddings), self.info)
