@@ -255,3 +255,15 @@ def test_blended_head_onnx_matches_numpy(tmp_path: Path) -> None:
     np.testing.assert_allclose(onnx_probs, probs[:50], atol=2e-2)
     assert (onnx_probs.argmax(1) == probs[:50].argmax(1)).all()
     np.testing.assert_allclose(logits, blended.linear.logits(x[:50]), atol=1e-3)
+
+
+def test_out_of_scope_threshold_per_language() -> None:
+    info = heads.HeadInfo("x", "intent", ["a", "b"], 0.6, oos_thresholds={"lt": 0.4})
+    probs = np.array([[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]])
+    labels = [p.label for p in heads.predictions(probs, info, ["en", "lt", None])]
+    assert labels == ["out_of_scope", "a", "out_of_scope"]
+    kept = np.concatenate([np.linspace(0.7, 1.0, 40), np.linspace(0.2, 0.9, 40)])
+    langs = ["en"] * 40 + ["lt"] * 40 + []
+    found = heads._language_oos_thresholds(kept, langs, overall=0.5)
+    assert found["en"] == 0.5 and found["lt"] < 0.3  # never stricter than the overall one
+    assert heads._language_oos_thresholds(kept[:10], langs[:10], overall=0.5) == {}

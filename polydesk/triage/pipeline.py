@@ -174,7 +174,7 @@ class Pipeline:
         vectors = self.embed(texts) if embeddings is None else embeddings
         if self.head.info.centred and languages is None:
             languages = [d.language for d in self.detect(texts, embeddings=vectors)]
-        return self.head.predict(self.head_input(vectors, languages or []))
+        return self.head.predict(self.head_input(vectors, languages or []), languages)
 
     def triage(self, items: Sequence[TicketText]) -> list[Triage]:
         """Language, intent, sentiment and route for a batch of tickets."""
@@ -183,7 +183,8 @@ class Pipeline:
         clean = [sanitize(item.text) for item in items]  # once: every stage reads these
         vectors = self._embed_clean(clean)
         found = self._detect_clean(clean, [i.profile_language for i in items], vectors)
-        intents = self.head.predict(self.head_input(vectors, [d.language for d in found]))
+        langs = [d.language for d in found]
+        intents = self.head.predict(self.head_input(vectors, langs), langs)
         moods = self.sentiment_head.predict(vectors) if self.sentiment_head else [None] * len(items)
         results = []
         for item, det, intent, mood in zip(items, found, intents, moods, strict=True):

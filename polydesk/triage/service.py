@@ -133,7 +133,7 @@ def _labelled_predictions(
     data = training.read_examples(path)
     vectors = pipeline.embed(data.texts)
     languages = with_languages(data, vectors, pipeline)
-    found = pipeline.head.predict(pipeline.head_input(vectors, languages))
+    found = pipeline.head.predict(pipeline.head_input(vectors, languages), languages)
     return data, found, languages
 
 
