@@ -61,7 +61,7 @@ def fit_and_score(
     data = heads.TrainingSet(train[0], train[1], [None] * len(train[0]))
     head, labels, threshold, calibration = heads.fit_head(vectors, data, oos_embeddings=oos_cal)
     info = heads.HeadInfo("report", "intent", labels, threshold)
-    predicted = [p.label for p in heads.predictions(head.predict_proba(embed(test[0])), info)]
+    predicted = [p.label for p in heads.predictions(head.predict_proba(centred(test[0])), info)]
     result = training.evaluate(test[1], predicted, ["en"] * len(test[0]))
     out: dict[str, Any] = {
         "train_rows": len(train[0]),
