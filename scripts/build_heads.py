@@ -1,6 +1,14 @@
-"""Build the shipped heads and the out-of-scope calibration set, recorded in models/manifest.json.
+"""Build the shipped heads (models/build/heads) and their committed inputs (models/).
 
     .venv/bin/python scripts/build_heads.py [--only calibration,centring,default,thresholds,...]
+    .venv/bin/python scripts/build_heads.py --heads --unless-current   # what scripts/setup runs
+    .venv/bin/python scripts/build_heads.py --heads --record            # after changing data
+
+The heads are built, not committed: a blended head holds its training rows' embeddings (11 MB
+for ``default``). They go to models/build/heads/<name> with models/build/manifest.json, which
+is what the runtime verifies; ``--record`` also writes their hashes into models/manifest.json
+(as for the encoder, a different build is then reported by scripts/check_models.py, not refused).
+The calibration set and the centring means are small and committed.
 
 * calibration: e5 embeddings of CLINC150's out-of-scope train + val queries (200), read from
   ../shared/datasets and kept only as a derived artefact (models/calibration/clinc150_oos.npy);
@@ -29,6 +37,7 @@ from pathlib import Path
 import numpy as np
 from embedding_cache import Embedder
 
+from polydesk.errors import PolydeskError
 from polydesk.languages import CODES
 from polydesk.triage import centring, heads, registry
 from polydesk.triage.pipeline import Pipeline
@@ -123,7 +132,7 @@ def build_head(pipeline: Pipeline, name: str, kind: str, folder: Path, label_key
         calibration,
         data,
         source,
-        root=registry.shipped_dir(),
+        root=registry.build_dir(),
         centred=centred,
     )
     log(f"{name}: {len(labels)} labels, out-of-scope threshold {threshold}, {calibration}")
@@ -138,17 +147,56 @@ def build_thresholds(max_wrong: float) -> None:
                 for line in (eval_dir / f"{code}.jsonl").read_text("utf-8").splitlines():
                     row = {**json.loads(line), "language": code}
                     out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        report = calibrate_head(path, Pipeline(), max_wrong=max_wrong, root=registry.shipped_dir())
+        report = calibrate_head(path, Pipeline(), max_wrong=max_wrong, root=registry.build_dir())
     log(f"thresholds (max {max_wrong:.0%} wrong automatic answers): {report['thresholds']}")
+
+
+HEADS = ("default", "sentiment")
+HEAD_STEPS = "default,thresholds,sentiment"
+BUILD = "python scripts/build_heads.py --heads"
+
+
+def heads_are_current() -> bool:
+    """Whether models/build holds both heads, calibrated, as their build manifest records."""
+    built = registry.Manifest.load(registry.build_dir())
+    for name in HEADS:
+        entry = built.models.get(f"head:{name}")
+        if entry is None:
+            return False
+        try:
+            registry.verify_files(f"head:{name}", entry, built.root)
+        except PolydeskError:
+            return False
+    info = json.loads((registry.build_dir() / "heads" / "default" / "head.json").read_text())
+    return bool(info.get("language_thresholds"))
+
+
+def record_shipped() -> None:
+    """Write the built heads' hashes into models/manifest.json, as built here."""
+    built = registry.Manifest.load(registry.build_dir())
+    shipped = registry.Manifest.load(registry.shipped_dir())
+    for name in HEADS:
+        entry = built.entry(f"head:{name}")
+        files = [f"build/heads/{name}/{f}" for f in heads.HEAD_FILES]
+        shipped.record(f"head:{name}", {**entry, "build": BUILD, "files": files}, shipped.root)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="calibration,centring,default,thresholds,sentiment")
+    parser.add_argument("--only", default="calibration,centring," + HEAD_STEPS)
+    parser.add_argument("--heads", action="store_true", help=f"only the heads: {HEAD_STEPS}")
     parser.add_argument("--max-wrong", type=float, default=MAX_WRONG)
+    parser.add_argument(
+        "--unless-current", action="store_true", help="do nothing if the heads are built"
+    )
+    parser.add_argument(
+        "--record", action="store_true", help="record the built heads in models/manifest.json"
+    )
     args = parser.parse_args()
+    if args.unless_current and heads_are_current():
+        return
     pipeline = Pipeline()
-    steps = args.only.split(",")
+    steps = (HEAD_STEPS if args.heads else args.only).split(",")
     if "calibration" in steps:
         build_calibration(pipeline)
     if "centring" in steps:
@@ -159,6 +207,8 @@ def main() -> None:
         build_thresholds(args.max_wrong)
     if "sentiment" in steps:
         build_head(pipeline, "sentiment", "sentiment", REPO / "models" / "sentiment", "tone")
+    if args.record:
+        record_shipped()
 
 
 if __name__ == "__main__":

@@ -2,8 +2,11 @@
 
 A head is a directory with ``head.onnx`` (embedding -> probabilities) and ``head.json`` (its
 labels, thresholds and where it came from), recorded in a manifest. The shipped heads
-(``default`` for intents, ``sentiment``) live in ``models/heads``; heads an operator trains live
-in the data dir, so retraining never touches the shipped ones.
+(``default`` for intents, ``sentiment``) are built from the committed training data by
+``scripts/build_heads.py`` (run by ``scripts/setup``) into ``models/build/heads``: the
+neighbour memory of a blended head is 11 MB of embeddings, a build product rather than a file
+to commit. Heads an operator trains live in the data dir, so retraining never touches the
+shipped ones.
 
 Every prediction carries its confidence, margin (top-1 minus top-2) and top-3 alternatives.
 An intent head also knows when a text is none of its intents: below a confidence threshold
@@ -106,8 +109,12 @@ def check_name(name: str) -> str:
 
 
 def locate(name: str) -> tuple[Path, registry.Manifest]:
-    """The directory of head ``name``: the operator's first, then the shipped ones."""
-    for root in (registry.operator_dir(), registry.shipped_dir()):
+    """The directory of head ``name``: the operator's first, then the shipped ones as built.
+
+    A shipped head that has not been built yet is found in the shipped manifest, whose entry
+    then fails verification with the command that builds it.
+    """
+    for root in (registry.operator_dir(), registry.build_dir(), registry.shipped_dir()):
         manifest = registry.Manifest.load(root)
         if f"head:{name}" in manifest.models:
             return root / "heads" / name, manifest
@@ -116,7 +123,11 @@ def locate(name: str) -> tuple[Path, registry.Manifest]:
 
 def available() -> list[dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
-    for origin, root in (("shipped", registry.shipped_dir()), ("trained", registry.operator_dir())):
+    for origin, root in (
+        ("shipped", registry.shipped_dir()),
+        ("shipped", registry.build_dir()),
+        ("trained", registry.operator_dir()),
+    ):
         for key, entry in registry.Manifest.load(root).models.items():
             if key.startswith("head:"):
                 found[key[5:]] = {"name": key[5:], "origin": origin, **entry}
