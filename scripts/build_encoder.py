@@ -427,32 +427,27 @@ def _layer(g: Graph, m: E5Bin, x: str, mask_i32: str, layer: int, quant: str) ->
         num_heads=m.cfg("NH"),
     )
     attn = _linear(g, ctx, p + "ao.w", t[p + "ao.w"], quant)
-    x = g.op1(
-        "SkipLayerNormalization",
-        [
-            attn,
-            x,
-            g.const(p + "aln.w", t[p + "aln.w"]),
-            g.const(p + "aln.b", t[p + "aln.b"]),
-            g.const(p + "ao.b", t[p + "ao.b"]),
-        ],
-        MS_DOMAIN,
-        epsilon=eps,
-    )
+    x = _skip_norm(g, m, attn, x, p + "aln", p + "ao.b", eps)
     mid = g.op1(
         "BiasGelu",
         [_linear(g, x, p + "fi.w", t[p + "fi.w"], quant), g.const(p + "fi.b", t[p + "fi.b"])],
         MS_DOMAIN,
     )
     out = _linear(g, mid, p + "fo.w", t[p + "fo.w"], quant)
+    return _skip_norm(g, m, out, x, p + "oln", p + "fo.b", eps)
+
+
+def _skip_norm(g: Graph, m: E5Bin, x: str, skip: str, norm: str, bias: str, eps: float) -> str:
+    """LayerNorm(x + bias + skip) with the norm's weight and bias (post-LN residual)."""
+    t = m.tensors
     return g.op1(
         "SkipLayerNormalization",
         [
-            out,
             x,
-            g.const(p + "oln.w", t[p + "oln.w"]),
-            g.const(p + "oln.b", t[p + "oln.b"]),
-            g.const(p + "fo.b", t[p + "fo.b"]),
+            skip,
+            g.const(norm + ".w", t[norm + ".w"]),
+            g.const(norm + ".b", t[norm + ".b"]),
+            g.const(bias, t[bias]),
         ],
         MS_DOMAIN,
         epsilon=eps,
