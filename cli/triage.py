@@ -191,8 +191,15 @@ def intents() -> None:
 @intents.command(name="train")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--name", required=True, help="Name of the new head (not a shipped one).")
+@click.option(
+    "--view",
+    default="general",
+    show_default=True,
+    help="Encoder output to train on: general (any taxonomy), or intent (fine-tuned on the "
+    "shipped taxonomy; for heads over the same or similar intents).",
+)
 @click.option("--json", "as_json", is_flag=True, help="The training report as JSON.")
-def train(file: Path, name: str, as_json: bool) -> None:
+def train(file: Path, name: str, view: str, as_json: bool) -> None:
     """Train a head on FILE (JSONL text/intent, or CSV with text and intent or category).
 
     The encoder stays frozen: training takes seconds to a minute. The head is exported to ONNX
@@ -200,12 +207,13 @@ def train(file: Path, name: str, as_json: bool) -> None:
     """
     from polydesk.triage.service import train_head
 
-    report = train_head(file, name, _pipeline())
+    report = train_head(file, name, _pipeline(), view=view)
     if as_json:
         click.echo(dumps(report))
         return
     info(
-        f"head {name!r}: {report['rows']} examples, {len(report['labels'])} intents, "
+        f"head {name!r} ({report['view']} view): {report['rows']} examples, "
+        f"{len(report['labels'])} intents, "
         f"out-of-scope threshold {report['oos_threshold']}, saved in {report['path']}"
     )
 

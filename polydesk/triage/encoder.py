@@ -14,6 +14,11 @@ The model directory is built by ``scripts/build_encoder.py`` (``encoder.onnx``,
 * Decomposed (NFD) text is composed by the SentencePiece normaliser, so it embeds like
   its NFC form; zero-width joiners become spaces, as in the original XLM-R tokenizer.
 
+Views: ``sentence_embedding`` is the model's own embedding (view ``general``). An encoder
+built with an adapter (scripts/train_adapter.py) has further outputs, e.g. ``intent``: the
+same lower layers, then top layers fine-tuned for the shipped intent taxonomy. One
+ONNX Runtime call computes every view asked for; the shared layers run once.
+
 Nothing heavy happens at import: ONNX Runtime and SentencePiece are imported, and the
 files verified against the manifest's sha256, on first use.
 """
@@ -41,6 +46,7 @@ ONNX_NAME = "encoder.onnx"
 SPM_NAME = "sentencepiece.model"
 # Cap on padded tokens per ONNX Runtime call: attention scratch grows with batch x seq^2.
 MAX_BATCH_TOKENS = 8192
+GENERAL = "general"
 
 
 EncoderUnavailableError = RuntimeMissingError
@@ -137,6 +143,9 @@ class _Runtime:
         spm = _import("sentencepiece", "sentencepiece")
         self.dim = int(manifest["dim"])
         self.window = int(manifest["window_tokens"])
+        self.views: dict[str, list[str]] = manifest.get(
+            "views", {GENERAL: ["sentence_embedding", "token_mean"]}
+        )
         self.tokenizer = _Tokenizer(spm, model_dir / SPM_NAME)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
@@ -147,18 +156,19 @@ class _Runtime:
             str(model_dir / ONNX_NAME), options, providers=["CPUExecutionProvider"]
         )
 
-    def run(self, batch: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-        """(normalised embeddings, un-normalised token means) for padded ``batch``."""
+    def run(
+        self, batch: list[list[int]], views: Sequence[str]
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per view: (normalised embeddings, un-normalised token means) for padded ``batch``."""
         width = max(len(ids) for ids in batch)
         input_ids = np.full((len(batch), width), self.tokenizer.pad, dtype=np.int64)
         mask = np.zeros((len(batch), width), dtype=np.int64)
         for row, ids in enumerate(batch):
             input_ids[row, : len(ids)] = ids
             mask[row, : len(ids)] = 1
-        normed, means = self.session.run(
-            ["sentence_embedding", "token_mean"], {"input_ids": input_ids, "attention_mask": mask}
-        )
-        return normed, means
+        names = [name for view in views for name in self.views[view]]
+        found = self.session.run(names, {"input_ids": input_ids, "attention_mask": mask})
+        return {view: (found[2 * i], found[2 * i + 1]) for i, view in enumerate(views)}
 
 
 class Encoder:
@@ -199,16 +209,41 @@ class Encoder:
         tok = self._load().tokenizer
         return [[tok.bos, *ids, tok.eos] for ids in contents]
 
-    def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    @property
+    def sha256(self) -> str:
+        """The built encoder.onnx's sha256, as its manifest records it (no loading)."""
+        manifest = json.loads((self.model_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+        return str(manifest["files"][ONNX_NAME]["sha256"])
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        """The embeddings this build computes: ``general``, then any adapted views."""
+        return tuple(self._load().views)
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32, view: str = GENERAL) -> np.ndarray:
         """L2-normalised embeddings, float32 ``[len(texts), dim]``, in input order."""
+        return self.embed_views(texts, (view,), batch_size)[view]
+
+    def embed_views(
+        self, texts: Sequence[str], views: Sequence[str], batch_size: int = 32
+    ) -> dict[str, np.ndarray]:
+        """Several views of the same texts from one pass of the shared layers."""
         contents = self._content(texts)
         runtime = self._load()
+        unknown = [view for view in views if view not in runtime.views]
+        if unknown:
+            raise NotFoundError(
+                f"encoder view {unknown[0]!r}: this build has {', '.join(runtime.views)} "
+                "(rebuild with scripts/setup)"
+            )
         windows = self._windows(contents, runtime)
-        normed = np.zeros((len(windows), runtime.dim), dtype=np.float32)
-        means = np.zeros_like(normed)
+        normed = {v: np.zeros((len(windows), runtime.dim), dtype=np.float32) for v in views}
+        means = {v: np.zeros_like(normed[v]) for v in views}
         for batch in _length_batches(windows, batch_size):
-            normed[batch], means[batch] = runtime.run([windows[i].ids for i in batch])
-        return _combine(windows, normed, means, len(texts))
+            found = runtime.run([windows[i].ids for i in batch], views)
+            for view, (vectors, raw) in found.items():
+                normed[view][batch], means[view][batch] = vectors, raw
+        return {v: _combine(windows, normed[v], means[v], len(texts)) for v in views}
 
     def _content(self, texts: Sequence[str]) -> list[list[int]]:
         # a bare str is a Sequence[str] too: embedding it letter by letter is never meant

@@ -68,6 +68,8 @@ class HeadInfo:
     centred: bool = False
     # out-of-scope threshold per language where held-out rows allowed one (else oos_threshold)
     oos_thresholds: dict[str, float] = field(default_factory=dict)
+    # which encoder output it reads: "general" (the model's own) or an adapted view ("intent")
+    view: str = "general"
 
     def oos_threshold_for(self, language: str | None) -> float | None:
         if language is not None and language in self.oos_thresholds:
@@ -83,6 +85,7 @@ class HeadInfo:
             "language_thresholds": self.language_thresholds,
             "centred": self.centred,
             "oos_thresholds": self.oos_thresholds,
+            "view": self.view,
             "trained": self.trained,
             "calibration": self.calibration,
         }
@@ -99,6 +102,7 @@ class HeadInfo:
             {k: float(v) for k, v in data.get("language_thresholds", {}).items()},
             bool(data.get("centred", False)),
             {k: float(v) for k, v in data.get("oos_thresholds", {}).items()},
+            str(data.get("view", "general")),
         )
 
 
@@ -355,6 +359,8 @@ def save_head(
     *,
     root: Path | None = None,
     centred: bool = False,
+    view: str = "general",
+    encoder_sha256: str | None = None,
 ) -> Path:
     """Export ``head.onnx`` + ``head.json`` and record the head in the manifest of ``root``."""
     base = root or registry.operator_dir()
@@ -381,6 +387,7 @@ def save_head(
         {k: v for k, v in calibration.items() if k != "oos_thresholds"},
         centred=centred,
         oos_thresholds=dict(calibration.get("oos_thresholds", {})),
+        view=view,
     )
     (directory / "head.json").write_text(json.dumps(info.to_json(), indent=2) + "\n", "utf-8")
     manifest = registry.Manifest.load(base)
@@ -389,6 +396,8 @@ def save_head(
         {
             "kind": f"{kind}-head",
             "encoder": "e5-small",
+            "view": view,
+            **({"encoder_sha256": encoder_sha256} if encoder_sha256 else {}),
             "source": source,
             "licence": "as its training data",
             "files": [f"heads/{name}/{f}" for f in HEAD_FILES],

@@ -13,6 +13,7 @@ from .. import lifecycle
 from ..errors import InvalidValueError
 from ..store import Store
 from . import calibration, heads, policy, registry, training
+from .encoder import GENERAL
 from .pipeline import Pipeline, TicketText
 
 CHUNK = 256
@@ -76,9 +77,14 @@ def _record(store: Store, result: Any) -> None:
         )
 
 
-def oos_embeddings() -> np.ndarray | None:
+def oos_path(view: str = GENERAL) -> Path:
+    """The shipped CLINC150 out-of-scope embeddings of an encoder view, relative to models/."""
+    return OOS_CALIBRATION if view == GENERAL else OOS_CALIBRATION.with_suffix(f".{view}.npy")
+
+
+def oos_embeddings(view: str = GENERAL) -> np.ndarray | None:
     """Embeddings of CLINC150's out-of-scope train+val queries, shipped as a derived artefact."""
-    path = registry.shipped_dir() / OOS_CALIBRATION
+    path = registry.shipped_dir() / oos_path(view)
     if not path.exists():
         return None
     manifest = registry.Manifest.load(registry.shipped_dir())
@@ -97,30 +103,48 @@ def with_languages(data: heads.TrainingSet, vectors: np.ndarray, pipeline: Pipel
     return [lang or "?" for lang in languages]
 
 
-def train_head(path: Path, name: str, pipeline: Pipeline) -> dict[str, Any]:
+def train_head(path: Path, name: str, pipeline: Pipeline, view: str = GENERAL) -> dict[str, Any]:
     """Read, embed, centre, fit, calibrate, export, record: ``polydesk intents train``.
 
     Embeddings are centred per language (centring.py) before fitting, so that a head trained on
-    one language (usually English) carries over to the others.
+    one language (usually English) carries over to the others. ``view`` picks the encoder
+    output: ``general`` (the model's own embedding, for any taxonomy) or an adapted view
+    such as ``intent`` (top layers fine-tuned on the shipped taxonomy's examples).
     """
     heads.check_name(name)
+    if view not in pipeline.encoder.views:
+        raise InvalidValueError(
+            "--view", f"this encoder has {', '.join(pipeline.encoder.views)}, not {view!r}"
+        )
     data = training.read_examples(path)
-    vectors = pipeline.embed(data.texts)
-    languages = with_languages(data, vectors, pipeline)
+    views = pipeline.embed_views(data.texts, list(dict.fromkeys([GENERAL, view])))
+    languages = with_languages(data, views[GENERAL], pipeline)
     data.languages = [lang for lang in languages]
-    centred = pipeline.centring.apply(vectors, languages)
-    oos = oos_embeddings()
+    shift = pipeline.centring_for(view)
+    centred = shift.apply(views[view], languages)
+    oos = oos_embeddings(view)
     if oos is not None:
-        oos = pipeline.centring.apply(oos, ["en"] * len(oos))
+        oos = shift.apply(oos, ["en"] * len(oos))
     head, labels, threshold, calibration = heads.fit_head(centred, data, oos_embeddings=oos)
     directory = heads.save_head(
-        name, "intent", head, labels, threshold, calibration, data, path.name, centred=True
+        name,
+        "intent",
+        head,
+        labels,
+        threshold,
+        calibration,
+        data,
+        path.name,
+        centred=True,
+        view=view,
+        encoder_sha256=pipeline.encoder.sha256,
     )
     return {
         "name": name,
         "path": str(directory),
         "rows": len(data.texts),
         "labels": labels,
+        "view": view,
         "oos_threshold": threshold,
         "calibration": calibration,
     }
@@ -131,9 +155,11 @@ def _labelled_predictions(
 ) -> tuple[heads.TrainingSet, list[heads.Prediction], list[str]]:
     """Examples, the pipeline head's predictions, languages (detected where not given)."""
     data = training.read_examples(path)
-    vectors = pipeline.embed(data.texts)
-    languages = with_languages(data, vectors, pipeline)
-    found = pipeline.head.predict(pipeline.head_input(vectors, languages), languages)
+    views = pipeline.embed_views(
+        data.texts, list(dict.fromkeys([GENERAL, pipeline.head.info.view]))
+    )
+    languages = with_languages(data, views[GENERAL], pipeline)
+    found = pipeline.head.predict(pipeline.head_input(views, languages), languages)
     return data, found, languages
 
 
