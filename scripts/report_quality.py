@@ -131,9 +131,9 @@ def eval_set(pipeline: Pipeline) -> dict[str, Any]:
                 for line in source.read_text("utf-8").splitlines():
                     row = {**json.loads(line), "language": code}
                     out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        result = service.evaluate_head(path, pipeline).as_dict()
-        # the head's top intent before the out-of-scope threshold, per language
         data, found, languages = service._labelled_predictions(path, pipeline)
+    result = service.evaluate_predictions(data, found, languages, pipeline).as_dict()
+    # the head's top intent before the out-of-scope threshold, per language
     hits: dict[str, list[bool]] = {}
     for gold, prediction, lang in zip(data.labels, found, languages, strict=True):
         hits.setdefault(lang, []).append(prediction.alternatives[0][0] == gold)

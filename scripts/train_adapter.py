@@ -102,7 +102,7 @@ def make_model(m: be.E5Bin, start: int, rank: int):
     from torch import nn
     from torch.nn import functional as F
 
-    H, NH, FF, EPS = m.cfg("H"), m.cfg("NH"), m.cfg("FF"), float(m.config["eps"])
+    H, NH, EPS = m.cfg("H"), m.cfg("NH"), float(m.config["eps"])
 
     def tensor(a: np.ndarray) -> Any:
         return torch.tensor(np.asarray(a, np.float32))
@@ -151,7 +151,6 @@ def make_model(m: be.E5Bin, start: int, rank: int):
                 out[p + name + ".b"] = norm.bias.detach().numpy().astype(np.float32)
             return out
 
-    assert FF == 4 * H
     return nn.ModuleList([Layer(i) for i in range(start, m.cfg("NL"))])
 
 
@@ -277,12 +276,10 @@ def recipe_accuracy(
 
     centre = centring.Centring.estimate(xt, list(lt))
     a, b = centre.apply(xt, list(lt)), centre.apply(xs, list(ls))
-    labels = sorted(set(yt.tolist()))
     data = heads.TrainingSet([""] * len(yt), [str(v) for v in yt], list(lt))
     head, names, _, _ = heads.fit_head(a, data, oos_embeddings=None)
     probs = head.predict_proba(b)
     predicted = np.array([int(names[i]) for i in probs.argmax(1)])
-    del labels
     return {
         str(code): float(np.mean(predicted[ls == code] == ys[ls == code]) * 100)
         for code in np.unique(ls)

@@ -174,7 +174,16 @@ def auto_intents() -> set[str]:
 
 def evaluate_head(path: Path, pipeline: Pipeline) -> training.Evaluation:
     """Score the pipeline's head on labelled examples, with what its routing would do."""
-    data, found, languages = _labelled_predictions(path, pipeline)
+    return evaluate_predictions(*_labelled_predictions(path, pipeline), pipeline)
+
+
+def evaluate_predictions(
+    data: heads.TrainingSet,
+    found: list[heads.Prediction],
+    languages: list[str],
+    pipeline: Pipeline,
+) -> training.Evaluation:
+    """:func:`evaluate_head` on predictions already made (one embedding pass for reports)."""
     result = training.evaluate(data.labels, [p.label for p in found], list(languages))
     rules = pipeline.policy["auto"]
     thresholds = pipeline.head.info.language_thresholds
