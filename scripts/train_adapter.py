@@ -39,6 +39,9 @@ from typing import Any
 import build_encoder as be
 import numpy as np
 
+from polydesk.languages import CODES
+from polydesk.triage import heads
+
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_DIR = REPO / "models" / "intents" / "train"
 OUT = REPO / "models" / "adapters"
@@ -53,19 +56,34 @@ def log(message: str) -> None:
 
 
 def read_rows() -> tuple[list[str], list[str], list[str], str]:
-    """Texts, intents, languages of models/intents/train, and a sha256 over the files."""
+    """Texts, intents, languages of models/intents/train, and a sha256 over the files.
+
+    Rows come in the order scripts/build_heads.py reads them (languages in CODES order), so
+    that ``heads.split_holdout`` picks the same calibration rows here as in ``fit_head``.
+    """
     texts, labels, langs = [], [], []
     digest = hashlib.sha256()
-    for path in sorted(TRAIN_DIR.glob("*.jsonl")):
+    unknown = sorted(p.stem for p in TRAIN_DIR.glob("*.jsonl") if p.stem not in CODES)
+    if unknown:
+        raise SystemExit(f"{TRAIN_DIR}: files for unknown languages: {', '.join(unknown)}")
+    for code in CODES:
+        path = TRAIN_DIR / f"{code}.jsonl"
         raw = path.read_bytes()
         digest.update(path.name.encode() + b"\0" + raw)
         for line in raw.decode("utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                texts.append(row["text"])
-                labels.append(row["intent"])
-                langs.append(path.stem)
+            row = json.loads(line)
+            texts.append(row["text"])
+            labels.append(row["intent"])
+            langs.append(code)
     return texts, labels, langs, digest.hexdigest()
+
+
+def held_out_digest(texts: list[str], held: np.ndarray) -> str:
+    """A sha256 over the calibration rows the adapter did not train on (tests recompute it)."""
+    digest = hashlib.sha256()
+    for i in np.flatnonzero(held):
+        digest.update(texts[i].encode("utf-8") + b"\n")
+    return digest.hexdigest()
 
 
 def hidden_states(m: be.E5Bin, start: int, texts: list[str], encoder_dir: Path) -> list[Any]:
@@ -290,9 +308,11 @@ def summary(tag: str, acc: dict[str, float]) -> str:
     others = [v for c, v in acc.items() if c != "en"]
     within = sum(1 for v in others if acc["en"] - v <= 5)
     worst = min((c for c in acc if c != "en"), key=acc.__getitem__)
+    ranked = " ".join(f"{c} {acc[c]:.1f}" for c in sorted(acc, key=acc.__getitem__))
     return (
         f"{tag}: en {acc['en']:.1f}, other languages mean {np.mean(others):.1f}, "
-        f"worst {worst} {acc[worst]:.1f}, within 5 points of en: {within}/{len(others)}"
+        f"worst {worst} {acc[worst]:.1f}, within 5 points of en: {within}/{len(others)}\n"
+        f"  per language, lowest first: {ranked}"
     )
 
 
@@ -342,8 +362,12 @@ def main(argv: list[str] | None = None) -> int:
         acc = recipe_accuracy(after[~dev], y[~dev], langs[~dev], after[dev], y[dev], langs[dev])
         print(summary(f"adapter (layers {args.start}-11, rank {args.rank}), dev rows", acc))
         return 0
+    # The head's out-of-scope threshold, L2 and neighbour blend are chosen on the rows
+    # fit_head holds out; the adapter must not see them, or their confidence is inflated.
+    held = heads.split_holdout(names, heads.HOLDOUT_FRACTION, heads.HOLDOUT_SEED)
+    log(f"{int(held.sum())} rows held out for the head's calibration, not trained on")
     trainer = Trainer(m, args, len(labels))
-    trainer.fit(states, y, rng)
+    trainer.fit([states[i] for i in np.flatnonzero(~held)], y[~held], rng)
     arrays = trainer.export()
     meta = {
         "view": args.view,
@@ -356,8 +380,10 @@ def main(argv: list[str] | None = None) -> int:
         "scale": args.scale,
         "seed": args.seed,
         "labels": labels,
-        "training_rows": len(texts),
+        "training_rows": int((~held).sum()),
         "training_sha256": data_sha,
+        "held_out_for_calibration": int(held.sum()),
+        "held_out_sha256": held_out_digest(texts, held),
         "base_sha256": be.BIN_SHA256,
         "torch": torch.__version__,
     }
@@ -385,7 +411,8 @@ def record(path: Path, meta: dict[str, Any]) -> None:
             f"trained by scripts/train_adapter.py (layers {meta['start']}-11, LoRA rank "
             f"{meta['rank']}, {meta['epochs']} epochs, seed {meta['seed']}) on "
             f"models/intents/train ({meta['training_rows']} rows, sha256 "
-            f"{meta['training_sha256'][:16]}...)"
+            f"{meta['training_sha256'][:16]}...; the {meta['held_out_for_calibration']} rows "
+            "build_heads calibrates the head on were held out)"
         ),
         "licence": LICENCE,
         "trained_by": "python scripts/train_adapter.py",

@@ -110,3 +110,38 @@ def test_banking77_rewrites_match_the_test_split(code: str) -> None:
         n = row["n"]
         assert isinstance(n, int) and 0 <= n < len(source), f"banking77/{code}: row n={n}"
         assert row["intent"] == source[n]["category"], f"banking77/{code} n={n}: intent"
+
+
+def test_the_adapter_was_trained_on_this_data_without_the_calibration_rows() -> None:
+    """models/adapters/intent.npz records what it was trained on; it must be this data.
+
+    The shipped head chooses its L2, neighbour blend and out-of-scope thresholds on the rows
+    ``heads.split_holdout`` holds out: the adapter must not have trained on them, or their
+    confidence is inflated and the thresholds turn real requests into out_of_scope.
+    """
+    import sys
+
+    import numpy as np
+
+    from polydesk.triage import heads
+
+    path = MODELS / "adapters" / "intent.npz"
+    if not path.exists():
+        pytest.skip("no intent adapter")
+    scripts = str(MODELS.parent / "scripts")
+    sys.path.insert(0, scripts)
+    try:
+        import train_adapter
+    finally:
+        sys.path.remove(scripts)
+    with np.load(path) as npz:
+        meta = json.loads(str(npz["meta"]))
+    texts, labels, _, digest = train_adapter.read_rows()
+    assert meta["training_sha256"] == digest, (
+        "models/intents/train changed since the adapter was trained: "
+        "run scripts/train_adapter.py, then scripts/build_encoder.py and scripts/build_heads.py"
+    )
+    held = heads.split_holdout(labels, heads.HOLDOUT_FRACTION, heads.HOLDOUT_SEED)
+    assert meta["held_out_for_calibration"] == int(held.sum()) > 0
+    assert meta["training_rows"] == len(texts) - int(held.sum())
+    assert meta["held_out_sha256"] == train_adapter.held_out_digest(texts, held)

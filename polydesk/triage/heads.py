@@ -215,6 +215,10 @@ def calibrate_oos(
     }
 
 
+HOLDOUT_FRACTION = 0.1
+HOLDOUT_SEED = 0
+
+
 def split_holdout(labels: Sequence[str], fraction: float, seed: int) -> np.ndarray:
     """A stratified boolean mask of rows held out for calibration."""
     rng = np.random.default_rng(seed)
@@ -258,7 +262,7 @@ def fit_head(
     oos_embeddings: np.ndarray | None,
     l2: float | None = None,
     neighbours: bool = True,
-    seed: int = 0,
+    seed: int = HOLDOUT_SEED,
 ) -> tuple[AnyHead, list[str], float | None, dict[str, Any]]:
     """Fit on 90%, choose on the held-out 10%, calibrate the out-of-scope threshold, refit.
 
@@ -273,7 +277,7 @@ def fit_head(
     y = np.array([index[label] for label in data.labels])
     threshold: float | None = None
     calibration: dict[str, Any] = {}
-    held = split_holdout(data.labels, 0.1, seed)
+    held = split_holdout(data.labels, HOLDOUT_FRACTION, seed)
     probes: dict[float, linear.LinearHead] = {}
     if held.any() and (l2 is None or oos_embeddings is not None):
         for candidate in L2_CANDIDATES if l2 is None else (l2,):
