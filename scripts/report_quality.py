@@ -34,6 +34,7 @@ from embedding_cache import Embedder
 from polydesk import demo
 from polydesk.languages import CODES
 from polydesk.triage import heads, service, training
+from polydesk.triage.encoder import GENERAL
 from polydesk.triage.pipeline import Pipeline
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -54,7 +55,7 @@ def fit_and_score(
     embed = Embedder(pipeline)
 
     def centred(texts: list[str]) -> np.ndarray:  # as `polydesk intents train` does
-        return pipeline.centring_for("general").apply(embed(texts), ["en"] * len(texts))
+        return pipeline.centring_for(GENERAL).apply(embed(texts), ["en"] * len(texts))
 
     vectors = centred(train[0])
     oos_cal = centred(oos[0]) if oos else None
@@ -131,7 +132,7 @@ def eval_set(pipeline: Pipeline) -> dict[str, Any]:
                 for line in source.read_text("utf-8").splitlines():
                     row = {**json.loads(line), "language": code}
                     out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        data, found, languages = service._labelled_predictions(path, pipeline)
+        data, found, languages = service.labelled_predictions(path, pipeline)
     result = service.evaluate_predictions(data, found, languages, pipeline).as_dict()
     # the head's top intent before the out-of-scope threshold, per language
     hits: dict[str, list[bool]] = {}

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import build_encoder as be
+import build_heads
 import numpy as np
 
 from polydesk.languages import CODES
@@ -58,24 +59,18 @@ def log(message: str) -> None:
 def read_rows() -> tuple[list[str], list[str], list[str], str]:
     """Texts, intents, languages of models/intents/train, and a sha256 over the files.
 
-    Rows come in the order scripts/build_heads.py reads them (languages in CODES order), so
-    that ``heads.split_holdout`` picks the same calibration rows here as in ``fit_head``.
+    Rows are read by scripts/build_heads.py's own reader, so that ``heads.split_holdout``
+    picks the same calibration rows here as in ``fit_head``.
     """
-    texts, labels, langs = [], [], []
-    digest = hashlib.sha256()
     unknown = sorted(p.stem for p in TRAIN_DIR.glob("*.jsonl") if p.stem not in CODES)
     if unknown:
         raise SystemExit(f"{TRAIN_DIR}: files for unknown languages: {', '.join(unknown)}")
+    data = build_heads.read_rows(TRAIN_DIR, "intent")
+    digest = hashlib.sha256()
     for code in CODES:
         path = TRAIN_DIR / f"{code}.jsonl"
-        raw = path.read_bytes()
-        digest.update(path.name.encode() + b"\0" + raw)
-        for line in raw.decode("utf-8").splitlines():
-            row = json.loads(line)
-            texts.append(row["text"])
-            labels.append(row["intent"])
-            langs.append(code)
-    return texts, labels, langs, digest.hexdigest()
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return data.texts, data.labels, [str(lang) for lang in data.languages], digest.hexdigest()
 
 
 def held_out_digest(texts: list[str], held: np.ndarray) -> str:

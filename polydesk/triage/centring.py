@@ -24,10 +24,10 @@ import numpy as np
 
 from ..languages import CODES
 from . import registry
+from .encoder import GENERAL
 
 MEANS = Path("centring") / "support.npy"
 ENTRY = "centring:support"
-GENERAL = "general"
 
 
 def means_path(view: str = GENERAL) -> Path:

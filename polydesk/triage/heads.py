@@ -28,6 +28,7 @@ import numpy as np
 from .. import timeutil
 from ..errors import ConflictError, InvalidValueError, NotFoundError
 from . import linear, registry
+from .encoder import GENERAL
 
 OUT_OF_SCOPE = "out_of_scope"
 AnyHead = linear.LinearHead | linear.BlendedHead
@@ -69,7 +70,7 @@ class HeadInfo:
     # out-of-scope threshold per language where held-out rows allowed one (else oos_threshold)
     oos_thresholds: dict[str, float] = field(default_factory=dict)
     # which encoder output it reads: "general" (the model's own) or an adapted view ("intent")
-    view: str = "general"
+    view: str = GENERAL
 
     def oos_threshold_for(self, language: str | None) -> float | None:
         if language is not None and language in self.oos_thresholds:
@@ -102,7 +103,7 @@ class HeadInfo:
             {k: float(v) for k, v in data.get("language_thresholds", {}).items()},
             bool(data.get("centred", False)),
             {k: float(v) for k, v in data.get("oos_thresholds", {}).items()},
-            str(data.get("view", "general")),
+            str(data.get("view", GENERAL)),
         )
 
 
@@ -363,7 +364,7 @@ def save_head(
     *,
     root: Path | None = None,
     centred: bool = False,
-    view: str = "general",
+    view: str = GENERAL,
     encoder_sha256: str | None = None,
 ) -> Path:
     """Export ``head.onnx`` + ``head.json`` and record the head in the manifest of ``root``."""

@@ -163,7 +163,7 @@ class Pipeline:
             _ = self.centring
 
     def embed(self, texts: Sequence[str], view: str = GENERAL) -> np.ndarray:
-        return self.encoder.embed([sanitize(t) for t in texts], batch_size=16, view=view)
+        return self._views_clean([sanitize(t) for t in texts], [view])[view]
 
     def embed_views(self, texts: Sequence[str], views: Sequence[str] | None = None) -> Views:
         """Every view a triage pass reads (:meth:`views`), or those asked for, in one pass."""

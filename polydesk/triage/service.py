@@ -77,6 +77,11 @@ def _record(store: Store, result: Any) -> None:
         )
 
 
+def _with_general(view: str) -> list[str]:
+    """The views to embed: the general one (language id) and ``view``, once each."""
+    return list(dict.fromkeys([GENERAL, view]))
+
+
 def oos_path(view: str = GENERAL) -> Path:
     """The shipped CLINC150 out-of-scope embeddings of an encoder view, relative to models/."""
     return OOS_CALIBRATION if view == GENERAL else OOS_CALIBRATION.with_suffix(f".{view}.npy")
@@ -117,7 +122,7 @@ def train_head(path: Path, name: str, pipeline: Pipeline, view: str = GENERAL) -
             "--view", f"this encoder has {', '.join(pipeline.encoder.views)}, not {view!r}"
         )
     data = training.read_examples(path)
-    views = pipeline.embed_views(data.texts, list(dict.fromkeys([GENERAL, view])))
+    views = pipeline.embed_views(data.texts, _with_general(view))
     languages = with_languages(data, views[GENERAL], pipeline)
     data.languages = [lang for lang in languages]
     shift = pipeline.centring_for(view)
@@ -150,14 +155,12 @@ def train_head(path: Path, name: str, pipeline: Pipeline, view: str = GENERAL) -
     }
 
 
-def _labelled_predictions(
+def labelled_predictions(
     path: Path, pipeline: Pipeline
 ) -> tuple[heads.TrainingSet, list[heads.Prediction], list[str]]:
     """Examples, the pipeline head's predictions, languages (detected where not given)."""
     data = training.read_examples(path)
-    views = pipeline.embed_views(
-        data.texts, list(dict.fromkeys([GENERAL, pipeline.head.info.view]))
-    )
+    views = pipeline.embed_views(data.texts, _with_general(pipeline.head.info.view))
     languages = with_languages(data, views[GENERAL], pipeline)
     found = pipeline.head.predict(pipeline.head_input(views, languages), languages)
     return data, found, languages
@@ -174,7 +177,7 @@ def auto_intents() -> set[str]:
 
 def evaluate_head(path: Path, pipeline: Pipeline) -> training.Evaluation:
     """Score the pipeline's head on labelled examples, with what its routing would do."""
-    return evaluate_predictions(*_labelled_predictions(path, pipeline), pipeline)
+    return evaluate_predictions(*labelled_predictions(path, pipeline), pipeline)
 
 
 def evaluate_predictions(
@@ -206,7 +209,7 @@ def calibrate_head(
     """Set the pipeline head's per-language thresholds from labelled examples."""
     if not 0.0 <= max_wrong < 1.0:
         raise InvalidValueError("--max-wrong", "must be a fraction in [0, 1)")
-    data, found, languages = _labelled_predictions(path, pipeline)
+    data, found, languages = labelled_predictions(path, pipeline)
     rules = pipeline.policy["auto"]
     report = calibration.calibrate(
         found,
