@@ -195,8 +195,9 @@ def intents() -> None:
     "--view",
     default="general",
     show_default=True,
-    help="Encoder output to train on: general (any taxonomy), or intent (fine-tuned on the "
-    "shipped taxonomy; for heads over the same or similar intents).",
+    help="Encoder output to train on: general (any taxonomy), intent (fine-tuned on the "
+    "shipped taxonomy; for heads over the same or similar intents), or both side by side: "
+    "intent+general (what the shipped head reads).",
 )
 @click.option("--json", "as_json", is_flag=True, help="The training report as JSON.")
 def train(file: Path, name: str, view: str, as_json: bool) -> None:

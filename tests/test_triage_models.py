@@ -232,7 +232,9 @@ def _has_intent_view() -> bool:
 def test_the_default_head_reads_the_adapted_view(pipeline: Pipeline) -> None:
     if not _has_intent_view():
         pytest.skip("encoder built without models/adapters/intent.npz")
-    assert pipeline.head.info.view == "intent" and pipeline.views() == ("general", "intent")
+    # the shipped head reads the adapted view beside the general one (build_heads.py)
+    assert pipeline.head.info.view == "intent+general"
+    assert pipeline.views() == ("general", "intent")
     texts = ["where is my parcel?", "Wo bleibt mein Paket?", "我的退款什么时候到账"]
     views = pipeline.embed_views(texts)
     general, intent = views["general"], views["intent"]
@@ -247,6 +249,16 @@ def test_the_default_head_reads_the_adapted_view(pipeline: Pipeline) -> None:
     assert np.min(np.sum(alone * intent, axis=1)) > 0.99
     with pytest.raises(ValueError, match="intent"):
         pipeline.head_input(general, ["en", "de", "zh"])
+    # what the head reads: each view centred on its own language means, side by side
+    langs = ["en", "de", "zh"]
+    joined = pipeline.head_input(views, langs)
+    assert joined.shape == (3, 768)
+    half = np.sqrt(0.5)
+    centred_intent = pipeline.centring_for("intent").apply(intent, langs)
+    centred_general = pipeline.centring_for("general").apply(general, langs)
+    assert np.allclose(joined[:, :384], centred_intent * half, atol=1e-6)
+    assert np.allclose(joined[:, 384:], centred_general * half, atol=1e-6)
+    assert not np.allclose(centred_intent, centred_general, atol=1e-2)
 
 
 def test_train_an_operator_head_on_the_intent_view(invoke: Invoker, tmp_path: Path) -> None:
@@ -270,5 +282,15 @@ def test_train_an_operator_head_on_the_intent_view(invoke: Invoker, tmp_path: Pa
     assert report["view"] == "intent"
     out = json.loads(invoke("classify", "--head", "viewed", "dónde está mi paquete").stdout)
     assert out["alternatives"][0][0] == "where_is_it"
+    both = json.loads(
+        invoke(
+            "intents", "train", str(path), "--name", "both", "--view", "intent+general", "--json"
+        ).stdout
+    )
+    assert both["view"] == "intent+general" and both["oos_threshold"] is not None
+    out = json.loads(invoke("classify", "--head", "both", "wo ist mein Paket bitte").stdout)
+    assert out["alternatives"][0][0] == "where_is_it"
     bad = invoke("intents", "train", str(path), "--name", "x", "--view", "nope", code=1)
     assert "--view" in bad.stderr and "general" in bad.stderr
+    bad = invoke("intents", "train", str(path), "--name", "x", "--view", "intent+nope", code=1)
+    assert "'nope'" in bad.stderr and "joined with '+'" in bad.stderr

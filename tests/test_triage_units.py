@@ -235,6 +235,23 @@ def test_centring_removes_each_language_offset() -> None:
         Centring.estimate(vectors[:4], langs[:4])
 
 
+def test_a_joined_view_is_its_parts_side_by_side_at_unit_length() -> None:
+    from polydesk.triage.encoder import join_views, view_parts
+
+    assert view_parts("general") == ("general",)
+    assert view_parts("intent+general") == ("intent", "general")
+    rng = np.random.default_rng(2)
+    a, b = (rng.normal(size=(5, 4)) for _ in range(2))
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    b /= np.linalg.norm(b, axis=1, keepdims=True)
+    assert join_views([a]) is a
+    joined = join_views([a, b])
+    assert joined.shape == (5, 8) and joined.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(joined, axis=1), 1.0, rtol=1e-6)
+    # cosine in the joined space is the mean of the parts' cosines
+    np.testing.assert_allclose(joined @ joined[0], (a @ a[0] + b @ b[0]) / 2, rtol=1e-5)
+
+
 def test_head_info_round_trips_thresholds_and_centring() -> None:
     info = heads.HeadInfo("x", "intent", ["a", "b"], 0.3, language_thresholds={"lt": 0.9})
     info.centred = True

@@ -47,6 +47,20 @@ SPM_NAME = "sentencepiece.model"
 # Cap on padded tokens per ONNX Runtime call: attention scratch grows with batch x seq^2.
 MAX_BATCH_TOKENS = 8192
 GENERAL = "general"
+# A head may read several views side by side: "intent+general" is both, concatenated.
+VIEW_JOIN = "+"
+
+
+def view_parts(view: str) -> tuple[str, ...]:
+    """The encoder outputs a head's view names, in order: ``intent+general`` -> both."""
+    return tuple(view.split(VIEW_JOIN))
+
+
+def join_views(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Unit rows side by side, scaled so the joined row is unit length again."""
+    if len(arrays) == 1:
+        return arrays[0]
+    return np.hstack(arrays).astype(np.float32) / np.float32(np.sqrt(len(arrays)))
 
 
 EncoderUnavailableError = RuntimeMissingError

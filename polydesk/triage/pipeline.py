@@ -17,7 +17,7 @@ import numpy as np
 from ..text import sanitize
 from . import heads, langid, linear, policy, registry
 from .centring import Centring
-from .encoder import GENERAL, Encoder
+from .encoder import GENERAL, Encoder, join_views, view_parts
 
 T = TypeVar("T")
 # Embeddings of a batch by encoder view: "general" always, the intent head's view if it differs.
@@ -99,17 +99,12 @@ class Pipeline:
 
         return self._once("stacker", load)
 
-    @property
-    def centring(self) -> Centring:
-        """Language means of the intent head's view (the general view's without a head)."""
-        return self.centring_for(self.head.info.view)
-
     def centring_for(self, view: str) -> Centring:
         return self._once(f"centring:{view}", lambda: Centring.shipped(view))
 
     def views(self) -> tuple[str, ...]:
         """The views a triage pass needs: general (language id, sentiment) + the head's."""
-        wanted = [GENERAL, self.head.info.view]
+        wanted = [GENERAL, *view_parts(self.head.info.view)]
         if self.sentiment_head is not None:
             wanted.append(self.sentiment_head.info.view)
         return tuple(dict.fromkeys(wanted))
@@ -117,19 +112,29 @@ class Pipeline:
     def head_input(
         self, vectors: np.ndarray | Views, languages: Sequence[str | None]
     ) -> np.ndarray:
-        """What the intent head reads: its view, centred per language if it was trained so.
+        """What the intent head reads: its view(s), centred per language if it was trained so.
 
         ``vectors`` is what :meth:`embed_views` returned, or a general-view array for a head
         that reads the general view.
         """
         info = self.head.info
-        if isinstance(vectors, dict):
-            vectors = vectors[info.view]
-        elif info.view != GENERAL:
-            raise ValueError(f"head {info.name!r} reads the {info.view!r} view: use embed_views")
-        if not info.centred:
-            return vectors
-        return self.centring_for(info.view).apply(vectors, languages)
+        if not isinstance(vectors, dict):
+            if info.view != GENERAL:
+                raise ValueError(f"head {info.name!r} reads the {info.view!r} view: embed_views")
+            vectors = {GENERAL: vectors}
+        return self.features(vectors, info.view, languages, centred=info.centred)
+
+    def features(
+        self, vectors: Views, view: str, languages: Sequence[str | None], *, centred: bool = True
+    ) -> np.ndarray:
+        """A head's input for ``view`` (one encoder view, or several joined with ``+``): each
+        part centred on its own language means, then side by side (:func:`join_views`)."""
+        parts = view_parts(view)
+        if not centred:
+            return join_views([vectors[part] for part in parts])
+        return join_views(
+            [self.centring_for(part).apply(vectors[part], languages) for part in parts]
+        )
 
     @property
     def head(self) -> heads.Head:
@@ -160,7 +165,7 @@ class Pipeline:
                 job.result()
         _ = (self.stacker, self.head, self.sentiment_head, self.policy)
         if self.head.info.centred:
-            _ = self.centring
+            _ = [self.centring_for(part) for part in view_parts(self.head.info.view)]
 
     def embed(self, texts: Sequence[str], view: str = GENERAL) -> np.ndarray:
         return self._views_clean([sanitize(t) for t in texts], [view])[view]

@@ -13,7 +13,7 @@ from .. import lifecycle
 from ..errors import InvalidValueError
 from ..store import Store
 from . import calibration, heads, policy, registry, training
-from .encoder import GENERAL
+from .encoder import GENERAL, view_parts
 from .pipeline import Pipeline, TicketText
 
 CHUNK = 256
@@ -78,8 +78,8 @@ def _record(store: Store, result: Any) -> None:
 
 
 def _with_general(view: str) -> list[str]:
-    """The views to embed: the general one (language id) and ``view``, once each."""
-    return list(dict.fromkeys([GENERAL, view]))
+    """The views to embed: the general one (language id) and ``view``'s parts, once each."""
+    return list(dict.fromkeys([GENERAL, *view_parts(view)]))
 
 
 def oos_path(view: str = GENERAL) -> Path:
@@ -95,6 +95,16 @@ def oos_embeddings(view: str = GENERAL) -> np.ndarray | None:
     manifest = registry.Manifest.load(registry.shipped_dir())
     registry.verify_files("clinc150-oos", manifest.entry("clinc150-oos"), manifest.root)
     return np.load(path).astype(np.float32)
+
+
+def head_oos_embeddings(pipeline: Pipeline, view: str) -> np.ndarray | None:
+    """The out-of-scope calibration queries as a centred head on ``view`` reads them."""
+    parts = {part: oos_embeddings(part) for part in view_parts(view)}
+    if any(vectors is None for vectors in parts.values()):
+        return None
+    found = {part: vectors for part, vectors in parts.items() if vectors is not None}
+    count = len(next(iter(found.values())))
+    return pipeline.features(found, view, ["en"] * count)
 
 
 def with_languages(data: heads.TrainingSet, vectors: np.ndarray, pipeline: Pipeline) -> list[str]:
@@ -113,23 +123,24 @@ def train_head(path: Path, name: str, pipeline: Pipeline, view: str = GENERAL) -
 
     Embeddings are centred per language (centring.py) before fitting, so that a head trained on
     one language (usually English) carries over to the others. ``view`` picks the encoder
-    output: ``general`` (the model's own embedding, for any taxonomy) or an adapted view
-    such as ``intent`` (top layers fine-tuned on the shipped taxonomy's examples).
+    output: ``general`` (the model's own embedding, for any taxonomy), an adapted view such
+    as ``intent`` (top layers fine-tuned on the shipped taxonomy's examples), or several side
+    by side (``intent+general``, what the shipped head reads).
     """
     heads.check_name(name)
-    if view not in pipeline.encoder.views:
-        raise InvalidValueError(
-            "--view", f"this encoder has {', '.join(pipeline.encoder.views)}, not {view!r}"
-        )
+    for part in view_parts(view):
+        if part not in pipeline.encoder.views:
+            raise InvalidValueError(
+                "--view",
+                f"this encoder has {', '.join(pipeline.encoder.views)} "
+                f"(or several joined with '+'), not {part!r}",
+            )
     data = training.read_examples(path)
     views = pipeline.embed_views(data.texts, _with_general(view))
     languages = with_languages(data, views[GENERAL], pipeline)
     data.languages = [lang for lang in languages]
-    shift = pipeline.centring_for(view)
-    centred = shift.apply(views[view], languages)
-    oos = oos_embeddings(view)
-    if oos is not None:
-        oos = shift.apply(oos, ["en"] * len(oos))
+    centred = pipeline.features(views, view, languages)
+    oos = head_oos_embeddings(pipeline, view)
     head, labels, threshold, calibration = heads.fit_head(centred, data, oos_embeddings=oos)
     directory = heads.save_head(
         name,
