@@ -45,6 +45,20 @@ def test_oos_calibration_keeps_in_scope() -> None:
     assert 0.52 < threshold < 0.53 and stats["oos_caught"] == 0.6
 
 
+def test_oos_calibration_with_a_class_weighs_cost_against_catch() -> None:
+    kept = np.linspace(0.2, 1.0, 100)
+    right = kept > 0.3  # the least confident in-scope rows are wrong anyway
+    caught = np.array([-1.0, -1.0, 0.25, 0.28, 0.9])  # -1: the class itself caught it
+    # rare out-of-scope tickets: flag only what is wrong anyway (up to 0.3), not 5% of rows
+    threshold, stats = heads.calibrate_oos(kept, caught, right=right, share=0.04)
+    assert 0.28 < threshold <= 0.31
+    assert stats["oos_caught"] == 0.8 and stats["oos_share"] == 0.04
+    assert stats["in_scope_kept"] == 0.9  # only rows below 0.3 (wrong anyway) are flagged
+    # were they common, the threshold would climb to catch the confident one
+    threshold, stats = heads.calibrate_oos(kept, caught, right=right, share=0.9)
+    assert threshold > 0.9 and stats["oos_caught"] == 1.0
+
+
 def test_predictions_margin_alternatives_and_oos() -> None:
     info = heads.HeadInfo("t", "intent", ["a", "b", "c"], oos_threshold=0.5)
     probs = np.array([[0.7, 0.2, 0.1], [0.4, 0.35, 0.25]])

@@ -9,8 +9,9 @@ to commit. Heads an operator trains live in the data dir, so retraining never to
 shipped ones.
 
 Every prediction carries its confidence, margin (top-1 minus top-2) and top-3 alternatives.
-An intent head also knows when a text is none of its intents: below a confidence threshold
-calibrated on CLINC150's out-of-scope queries the answer is ``out_of_scope``.
+An intent head also knows when a text is none of its intents: trained with an ``out_of_scope``
+class, and below a confidence threshold calibrated on held-out rows and CLINC150's out-of-scope
+queries (:func:`calibrate_oos`) the answer is ``out_of_scope`` too.
 """
 
 from __future__ import annotations
@@ -201,18 +202,39 @@ class TrainingSet:
 
 
 def calibrate_oos(
-    in_scope: np.ndarray, out_of_scope: np.ndarray, *, keep: float = 0.95
+    in_scope: np.ndarray,
+    out_of_scope: np.ndarray,
+    *,
+    keep: float = 0.95,
+    right: np.ndarray | None = None,
+    share: float | None = None,
 ) -> tuple[float, dict[str, float]]:
-    """The highest confidence threshold that still keeps ``keep`` of held-out in-scope rows.
+    """The out-of-scope threshold, from held-out in-scope scores and out-of-scope query scores.
 
-    Calling a real request "out of scope" costs more than missing an out-of-scope one (which
-    goes to a person anyway when confidence is low), so the threshold is set by the in-scope
-    side and the out-of-scope queries caught at it are reported.
+    Without ``share`` (a head with no ``out_of_scope`` class, whose threshold is its only
+    defence): the highest threshold that still keeps ``keep`` of the in-scope rows.
+
+    With ``share``, the fraction of out-of-scope tickets expected (a head trained with an
+    ``out_of_scope`` class: that class's share of its training rows), and ``right``, whether
+    each in-scope row's top intent is correct: the threshold with the best expected accuracy,
+    ``(1 - share) * in-scope rows kept and right + share * out-of-scope queries caught``. The
+    class already catches most out-of-scope text, and a threshold never decides an automatic
+    answer (those need far more confidence), only whether a person sees a low-confidence guess
+    or "out of scope"; keeping 95% instead cost the shipped head 1.4 points of held-out
+    accuracy to catch 12% more of CLINC150's (English) out-of-scope queries.
     """
-    threshold = float(np.quantile(in_scope, 1.0 - keep, method="lower"))
+    if share is None or right is None:
+        threshold = float(np.quantile(in_scope, 1.0 - keep, method="lower"))
+    else:
+        candidates = np.unique(np.concatenate([[0.0], in_scope[in_scope > 0]]))
+        kept_right = [float(np.mean(right & (in_scope >= t))) for t in candidates]
+        caught = [float(np.mean(out_of_scope < t)) for t in candidates]
+        value = (1.0 - share) * np.array(kept_right) + share * np.array(caught)
+        threshold = float(candidates[int(np.argmax(value))])
     return threshold, {
         "in_scope_kept": round(float((in_scope >= threshold).mean()), 4),
         "oos_caught": round(float((out_of_scope < threshold).mean()), 4),
+        **({} if share is None else {"oos_share": round(share, 4)}),
     }
 
 
@@ -304,10 +326,19 @@ def fit_head(
     calibration["neighbours"] = use_blend
     if oos_embeddings is not None and len(oos_embeddings) and probe is not None:
         in_scope = held & (y != index.get(OUT_OF_SCOPE, -1))
-        kept = _oos_score(probe.predict_proba(embeddings[in_scope]), index)
-        caught = _oos_score(probe.predict_proba(oos_embeddings), index)
-        threshold, oos = calibrate_oos(kept, caught)
-        calibration.update(oos, held_out_rows=int(in_scope.sum()), oos_rows=len(oos_embeddings))
+        probs = probe.predict_proba(embeddings[in_scope])
+        kept = _oos_score(probs, index)
+        share, right = None, None
+        outside = [oos_embeddings]
+        if OUT_OF_SCOPE in index:
+            # trained with the class: weigh what the threshold costs against what it catches,
+            # the class's own held-out rows (every language) beside CLINC150's queries
+            share = float(np.mean(y == index[OUT_OF_SCOPE]))
+            right = probs.argmax(axis=1) == y[in_scope]
+            outside.append(embeddings[held & (y == index[OUT_OF_SCOPE])])
+        caught = _oos_score(probe.predict_proba(np.vstack(outside)), index)
+        threshold, oos = calibrate_oos(kept, caught, right=right, share=share)
+        calibration.update(oos, held_out_rows=int(in_scope.sum()), oos_rows=len(caught))
         calibration["oos_thresholds"] = _language_oos_thresholds(
             kept, [data.languages[i] for i in np.flatnonzero(in_scope)], threshold
         )
