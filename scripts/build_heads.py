@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from embedding_cache import Embedder
+from embedding_cache import cached_views
 
 from polydesk.errors import PolydeskError
 from polydesk.languages import CODES
@@ -100,11 +100,12 @@ def build_calibration(pipeline: Pipeline) -> None:
 
 
 def embed_rows(
-    pipeline: Pipeline, name: str, data: heads.TrainingSet, view: str = GENERAL
-) -> np.ndarray:
-    """Embeddings of the rows, cached on disk per encoder build (scripts/embedding_cache.py)."""
+    pipeline: Pipeline, name: str, data: heads.TrainingSet, views: list[str]
+) -> dict[str, np.ndarray]:
+    """Embeddings of the rows per view, cached on disk per encoder build (one encoder pass for
+    the views not cached yet; scripts/embedding_cache.py)."""
     start = time.perf_counter()
-    vectors = Embedder(pipeline, view)(data.texts)
+    vectors = cached_views(pipeline, views, data.texts)
     log(f"{name}: {len(data.texts)} examples embedded in {time.perf_counter() - start:.0f} s")
     return vectors
 
@@ -112,8 +113,9 @@ def embed_rows(
 def build_centring(pipeline: Pipeline) -> None:
     data = read_rows(REPO / "models" / "intents" / "train", "intent")
     views = pipeline.encoder.views
+    embedded = embed_rows(pipeline, f"centring ({', '.join(views)})", data, list(views))
     for view in views:
-        vectors = embed_rows(pipeline, f"centring ({view})", data, view)
+        vectors = embedded[view]
         means = centring.Centring.estimate(vectors, [str(lang) for lang in data.languages]).means
         path = registry.shipped_dir() / centring.means_path(view)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,7 +139,7 @@ def build_head(pipeline: Pipeline, name: str, kind: str, folder: Path, label_key
     view = GENERAL
     if kind == "intent" and INTENT_VIEW in pipeline.encoder.views:
         view = INTENT_HEAD_VIEW
-    vectors = {part: embed_rows(pipeline, name, data, part) for part in view_parts(view)}
+    vectors = embed_rows(pipeline, name, data, list(view_parts(view)))
     centred = kind == "intent"
     features = pipeline.features(vectors, view, data.languages, centred=centred)
     oos = head_oos_embeddings(pipeline, view) if kind == "intent" else None

@@ -28,13 +28,25 @@ class Embedder:
         encoder = registry.build_dir() / "e5-small" / "encoder.onnx"
         self.tag = registry.sha256_file(encoder)[:12] + ("" if view == GENERAL else f":{view}")
 
-    def __call__(self, texts: list[str]) -> np.ndarray:
+    def path(self, texts: list[str]) -> Path:
         key = hashlib.sha256("\n".join([self.tag, *texts]).encode()).hexdigest()[:20]
-        path = CACHE / f"{key}.npy"
-        if path.exists():
-            return np.asarray(np.load(path))
-        print(f"embedding {len(texts)} texts ...", file=sys.stderr, flush=True)
-        vectors = self.pipeline.embed(texts, view=self.view)
+        return CACHE / f"{key}.npy"
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        return cached_views(self.pipeline, [self.view], texts)[self.view]
+
+
+def cached_views(pipeline: Pipeline, views: list[str], texts: list[str]) -> dict[str, np.ndarray]:
+    """Several views of the same texts; those not cached come from one encoder pass."""
+    paths = {view: Embedder(pipeline, view).path(texts) for view in views}
+    found = {view: np.asarray(np.load(path)) for view, path in paths.items() if path.exists()}
+    missing = [view for view in views if view not in found]
+    if missing:
+        names = ", ".join(missing)
+        print(f"embedding {len(texts)} texts ({names}) ...", file=sys.stderr, flush=True)
+        computed = pipeline.embed_views(texts, missing)
         CACHE.mkdir(parents=True, exist_ok=True)
-        np.save(path, vectors)
-        return vectors
+        for view in missing:
+            np.save(paths[view], computed[view])
+            found[view] = computed[view]
+    return {view: found[view] for view in views}
