@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from embedding_cache import cached_views
+from embedding_cache import Embedder, cached_views
 
 from polydesk.errors import PolydeskError
 from polydesk.languages import CODES
@@ -105,7 +105,7 @@ def embed_rows(
     """Embeddings of the rows per view, cached on disk per encoder build (one encoder pass for
     the views not cached yet; scripts/embedding_cache.py)."""
     start = time.perf_counter()
-    vectors = cached_views(pipeline, views, data.texts)
+    vectors = cached_views([Embedder(pipeline, view) for view in views], data.texts)
     log(f"{name}: {len(data.texts)} examples embedded in {time.perf_counter() - start:.0f} s")
     return vectors
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -33,20 +34,21 @@ class Embedder:
         return CACHE / f"{key}.npy"
 
     def __call__(self, texts: list[str]) -> np.ndarray:
-        return cached_views(self.pipeline, [self.view], texts)[self.view]
+        return cached_views([self], texts)[self.view]
 
 
-def cached_views(pipeline: Pipeline, views: list[str], texts: list[str]) -> dict[str, np.ndarray]:
-    """Several views of the same texts; those not cached come from one encoder pass."""
-    paths = {view: Embedder(pipeline, view).path(texts) for view in views}
+def cached_views(embedders: Sequence[Embedder], texts: list[str]) -> dict[str, np.ndarray]:
+    """Several views of the same texts (one embedder per view, one pipeline); those not
+    cached come from one encoder pass."""
+    paths = {e.view: e.path(texts) for e in embedders}
     found = {view: np.asarray(np.load(path)) for view, path in paths.items() if path.exists()}
-    missing = [view for view in views if view not in found]
+    missing = [view for view in paths if view not in found]
     if missing:
         names = ", ".join(missing)
         print(f"embedding {len(texts)} texts ({names}) ...", file=sys.stderr, flush=True)
-        computed = pipeline.embed_views(texts, missing)
+        computed = embedders[0].pipeline.embed_views(texts, missing)
         CACHE.mkdir(parents=True, exist_ok=True)
         for view in missing:
             np.save(paths[view], computed[view])
             found[view] = computed[view]
-    return {view: found[view] for view in views}
+    return {view: found[view] for view in paths}

@@ -274,21 +274,17 @@ def test_train_an_operator_head_on_the_intent_view(invoke: Invoker, tmp_path: Pa
     ]
     path = tmp_path / "views.jsonl"
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), "utf-8")
-    report = json.loads(
-        invoke(
-            "intents", "train", str(path), "--name", "viewed", "--view", "intent", "--json"
-        ).stdout
-    )
+
+    def train_and_classify(name: str, view: str, text: str) -> tuple[dict, dict]:
+        args = ("intents", "train", str(path), "--name", name, "--view", view, "--json")
+        report = json.loads(invoke(*args).stdout)
+        return report, json.loads(invoke("classify", "--head", name, text).stdout)
+
+    report, out = train_and_classify("viewed", "intent", "dónde está mi paquete")
     assert report["view"] == "intent"
-    out = json.loads(invoke("classify", "--head", "viewed", "dónde está mi paquete").stdout)
     assert out["alternatives"][0][0] == "where_is_it"
-    both = json.loads(
-        invoke(
-            "intents", "train", str(path), "--name", "both", "--view", "intent+general", "--json"
-        ).stdout
-    )
+    both, out = train_and_classify("both", "intent+general", "wo ist mein Paket bitte")
     assert both["view"] == "intent+general"
-    out = json.loads(invoke("classify", "--head", "both", "wo ist mein Paket bitte").stdout)
     assert out["alternatives"][0][0] == "where_is_it"
     bad = invoke("intents", "train", str(path), "--name", "x", "--view", "nope", code=1)
     assert "--view" in bad.stderr and "general" in bad.stderr

@@ -99,12 +99,14 @@ def oos_embeddings(view: str = GENERAL) -> np.ndarray | None:
 
 def head_oos_embeddings(pipeline: Pipeline, view: str) -> np.ndarray | None:
     """The out-of-scope calibration queries as a centred head on ``view`` reads them."""
-    parts = {part: oos_embeddings(part) for part in view_parts(view)}
-    if any(vectors is None for vectors in parts.values()):
-        return None
-    found = {part: vectors for part, vectors in parts.items() if vectors is not None}
-    count = len(next(iter(found.values())))
-    return pipeline.features(found, view, ["en"] * count)
+    parts: dict[str, np.ndarray] = {}
+    for part in view_parts(view):
+        vectors = oos_embeddings(part)
+        if vectors is None:
+            return None
+        parts[part] = vectors
+    count = len(parts[view_parts(view)[0]])
+    return pipeline.features(parts, view, ["en"] * count)
 
 
 def with_languages(data: heads.TrainingSet, vectors: np.ndarray, pipeline: Pipeline) -> list[str]:
