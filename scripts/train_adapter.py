@@ -323,7 +323,12 @@ def summary(tag: str, acc: dict[str, float]) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--view", default="intent", help="name of the adapted output")
-    ap.add_argument("--start", type=int, default=8, help="first adapted layer (0-11)")
+    ap.add_argument(
+        "--start",
+        type=int,
+        default=6,
+        help="first adapted layer (0-11); the shipped adapter starts at 6",
+    )
     ap.add_argument("--rank", type=int, default=16, help="LoRA rank")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch", type=int, default=32)
