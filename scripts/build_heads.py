@@ -4,7 +4,7 @@
     .venv/bin/python scripts/build_heads.py --heads --unless-current   # what scripts/setup runs
     .venv/bin/python scripts/build_heads.py --heads --record            # after changing data
 
-The heads are built, not committed: a blended head holds its training rows' embeddings (33 MB
+The heads are built, not committed: a blended head holds its training rows' embeddings (36 MB
 for ``default``). They go to models/build/heads/<name> with models/build/manifest.json, which
 is what the runtime verifies; ``--record`` also writes their hashes into models/manifest.json
 (as for the encoder, a different build is then reported by scripts/check_models.py, not refused).

@@ -4,7 +4,7 @@ A head is a directory with ``head.onnx`` (embedding -> probabilities) and ``head
 labels, thresholds and where it came from), recorded in a manifest. The shipped heads
 (``default`` for intents, ``sentiment``) are built from the committed training data by
 ``scripts/build_heads.py`` (run by ``scripts/setup``) into ``models/build/heads``: the
-neighbour memory of a blended head is 33 MB of int8 embeddings, a build product rather than a file
+neighbour memory of a blended head is 36 MB of int8 embeddings, a build product rather than a file
 to commit. Heads an operator trains live in the data dir, so retraining never touches the
 shipped ones.
 
