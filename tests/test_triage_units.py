@@ -275,9 +275,10 @@ def test_head_info_round_trips_thresholds_and_centring() -> None:
     assert not old.centred and old.language_thresholds == {}
 
 
-def test_blended_head_onnx_matches_numpy(tmp_path: Path) -> None:
+@pytest.mark.parametrize("temperature", [None, 0.03])
+def test_blended_head_onnx_matches_numpy(tmp_path: Path, temperature: float | None) -> None:
     x, y = blobs()
-    blended = linear.blend(linear.fit(x, y, 3), x, y, 3)
+    blended = linear.blend(linear.fit(x, y, 3), x, y, 3, temperature=temperature)
     probs = blended.predict_proba(x)
     assert (probs.argmax(1) == y).mean() > 0.95
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-4)
@@ -286,6 +287,41 @@ def test_blended_head_onnx_matches_numpy(tmp_path: Path) -> None:
     np.testing.assert_allclose(onnx_probs, probs[:50], atol=2e-2)
     assert (onnx_probs.argmax(1) == probs[:50].argmax(1)).all()
     np.testing.assert_allclose(logits, blended.linear.logits(x[:50]), atol=1e-3)
+
+
+def test_tempered_votes_favour_the_closest_rows(tmp_path: Path) -> None:
+    # one row of class 0 very close to the query, nine of class 1 a little further away
+    query = np.array([[1.0, 0.0]], dtype=np.float32)
+    angles = np.array([0.05] + [0.30] * 9)
+    memory = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+    labels = np.array([0] + [1] * 9)
+    head = linear.fit(memory, labels, 2)
+    plain = linear.blend(head, memory, labels, 2)
+    tempered = linear.blend(head, memory, labels, 2, temperature=0.01)
+    assert plain.votes(query).argmax() == 1  # nine similar rows outvote the closest one
+    assert tempered.votes(query).argmax() == 0
+    far = np.exp((np.cos(0.30) - np.cos(0.05)) / 0.01)
+    assert tempered.votes(query)[0, 0] == pytest.approx(1 / (1 + 9 * far), abs=0.01)
+    linear.blended_to_onnx(tempered, tmp_path / "t.onnx")
+    onnx_probs, _ = linear.OnnxHead(tmp_path / "t.onnx").run(query)
+    np.testing.assert_allclose(onnx_probs, tempered.predict_proba(query), atol=2e-2)
+
+
+def test_fit_head_chooses_the_vote_temperature_on_held_out_rows() -> None:
+    x, y = blobs(n=80)
+    names = [f"c{v}" for v in y]
+    data = heads.TrainingSet([""] * len(y), names, ["en"] * len(y))
+    head, _, _, calibration = heads.fit_head(x, data, oos_embeddings=None)
+    scores = calibration["blend_held_out_accuracy"]
+    assert set(scores) == {"linear", "blended"} | {
+        f"blended@{t}" for t in heads.TEMPERATURE_CANDIDATES if t is not None
+    }
+    assert isinstance(head, linear.BlendedHead)
+    chosen = calibration["vote_temperature"]
+    assert head.temperature == chosen
+    assert scores["blended" if chosen is None else f"blended@{chosen}"] == max(
+        v for k, v in scores.items() if k != "linear"
+    )
 
 
 def test_out_of_scope_threshold_per_language() -> None:

@@ -257,6 +257,11 @@ def split_holdout(labels: Sequence[str], fraction: float, seed: int) -> np.ndarr
 
 
 L2_CANDIDATES = (1e-3, 1e-2, 1e-1)
+# Neighbour-vote weights (linear.BlendedHead): the cosine similarity itself (None), or
+# exp((similarity - best) / t). On the adapter's held-out training rows (all 35 languages) the
+# shipped recipe scored 93.9% with plain similarities and 94.8-95.0% with t 0.02-0.03 (other
+# languages' mean 94.4 -> 95.3-95.4); the first candidate wins ties.
+TEMPERATURE_CANDIDATES: tuple[float | None, ...] = (None, 0.01, 0.03, 0.1)
 L2_TOLERANCE = 0.01
 
 
@@ -291,7 +296,8 @@ def fit_head(
 
     Chosen on held-out rows: L2 among L2_CANDIDATES (``l2=None``, :func:`choose_l2`), and,
     with ``neighbours``, whether to blend the linear head with a nearest-neighbour vote over
-    the training rows (:class:`linear.BlendedHead`): kept unless it is over a point worse. An
+    the training rows (:class:`linear.BlendedHead`): kept unless it is over a point worse, its
+    vote weights among TEMPERATURE_CANDIDATES by held-out accuracy. An
     ``out_of_scope`` class in the data is trained like any other; the threshold catches the
     out-of-scope queries it misses.
     """
@@ -314,16 +320,28 @@ def fit_head(
     classes = len(labels)
     use_blend = neighbours and not probes  # no held-out rows to judge by: trust the default
     probe: AnyHead | None = probes.get(l2)
+    temperature: float | None = None
     if neighbours and probe is not None:
-        blended = linear.blend(probes[l2], embeddings[~held], y[~held], classes)
-        scores = {
-            "linear": _accuracy(probes[l2], embeddings[held], y[held]),
-            "blended": _accuracy(blended, embeddings[held], y[held]),
-        }
-        use_blend = scores["blended"] >= scores["linear"] - L2_TOLERANCE
+        scores = {"linear": _accuracy(probes[l2], embeddings[held], y[held])}
+        candidates: dict[float | None, linear.BlendedHead] = {}
+        for option in TEMPERATURE_CANDIDATES:
+            blended = linear.blend(
+                probes[l2], embeddings[~held], y[~held], classes, temperature=option
+            )
+            candidates[option] = blended
+            key = "blended" if option is None else f"blended@{option}"
+            scores[key] = _accuracy(blended, embeddings[held], y[held])
+        temperature = max(
+            candidates,
+            key=lambda t: scores["blended" if t is None else f"blended@{t}"],
+        )
+        best = scores["blended" if temperature is None else f"blended@{temperature}"]
+        use_blend = best >= scores["linear"] - L2_TOLERANCE
         calibration["blend_held_out_accuracy"] = scores
-        probe = blended if use_blend else probe
+        probe = candidates[temperature] if use_blend else probe
     calibration["neighbours"] = use_blend
+    if use_blend:
+        calibration["vote_temperature"] = temperature
     if oos_embeddings is not None and len(oos_embeddings) and probe is not None:
         in_scope = held & (y != index.get(OUT_OF_SCOPE, -1))
         probs = probe.predict_proba(embeddings[in_scope])
@@ -343,7 +361,11 @@ def fit_head(
             kept, [data.languages[i] for i in np.flatnonzero(in_scope)], threshold
         )
     fitted = linear.fit(embeddings, y, classes, l2=l2)
-    head: AnyHead = linear.blend(fitted, embeddings, y, classes) if use_blend else fitted
+    head: AnyHead = (
+        linear.blend(fitted, embeddings, y, classes, temperature=temperature)
+        if use_blend
+        else fitted
+    )
     return head, labels, threshold, calibration
 
 
