@@ -113,11 +113,15 @@ class Space:
 def fit_predict(
     kind: str, x: np.ndarray, y: np.ndarray, classes: int, test: np.ndarray
 ) -> np.ndarray:
-    if kind == "linear@auto":  # what `polydesk intents train` does: L2 chosen on held-out rows
-        names = [str(label) for label in y]
+    if kind.startswith("linear@auto"):  # `polydesk intents train`: L2, blend, vote chosen
+        names = [str(label) for label in y]  # on held-out rows; "-plain": plain-similarity votes
         head = heads.fit_head(
-            x, heads.TrainingSet(names, names, ["?"] * len(y)), oos_embeddings=None
+            x,
+            heads.TrainingSet(names, names, ["?"] * len(y)),
+            oos_embeddings=None,
+            temperatures=(None,) if kind.endswith("-plain") else heads.TEMPERATURE_CANDIDATES,
         )
+        log(f"  {kind}: vote temperature {head[3].get('vote_temperature')}")
         order = np.array([int(label) for label in head[1]])
         return np.asarray(order[head[0].predict_proba(test).argmax(axis=1)])
     if kind.startswith("linear"):
@@ -128,14 +132,17 @@ def fit_predict(
     if kind == "prototype":
         protos = np.stack([xn[y == c].mean(axis=0) for c in range(classes)])
         return (tn @ protos.T).argmax(axis=1)
-    if kind.startswith("knn"):
+    if kind.startswith("knn"):  # knn@k, or knn@k@t: exp((similarity - best) / t) weights
         k = int(kind.split("@")[1])
+        temperature = float(kind.split("@")[2]) if kind.count("@") == 2 else None
         sims = tn @ xn.T
         top = np.argsort(-sims, axis=1)[:, :k]
+        rows = np.arange(len(test))[:, None]
+        weights = sims[rows, top]
+        if temperature is not None:
+            weights = np.exp((weights - weights[:, :1]) / temperature)
         votes = np.zeros((len(test), classes))
-        rows = np.arange(len(test))
-        for j in range(k):
-            np.add.at(votes, (rows, y[top[:, j]]), sims[rows, top[:, j]])
+        np.add.at(votes, (np.repeat(rows, k, axis=1), y[top]), weights)
         return votes.argmax(axis=1)
     raise ValueError(kind)
 
@@ -179,7 +186,16 @@ def taxonomy_experiments(embed: Embedder) -> dict[str, Any]:
         "centre-domain+project-8",
         "centre-domain+project-32",
     ]
-    heads_ = ["linear@0.001", "linear@0.01", "linear@0.1", "prototype", "knn@10"]
+    heads_ = [
+        "linear@0.001",
+        "linear@0.01",
+        "linear@0.1",
+        "prototype",
+        "knn@10",
+        "knn@10@0.03",
+        "linear@auto-plain",
+        "linear@auto",
+    ]
     development: dict[str, Any] = {}
     for method in methods:
         t = space.transform(method)
@@ -207,7 +223,13 @@ def taxonomy_experiments(embed: Embedder) -> dict[str, Any]:
 
     evaluation: dict[str, Any] = {}
     for key in dict.fromkeys(
-        ["none / linear@0.001", best, "centre-domain / linear@auto", best_any]
+        [
+            "none / linear@0.001",
+            best,
+            "centre-domain / linear@auto-plain",
+            "centre-domain / linear@auto",
+            best_any,
+        ]
     ):
         method, kind = key.split(" / ")
         t = space.transform(method)
@@ -259,7 +281,7 @@ def multilingual_development(
     out = {}
     for method in ("none", "centre-domain"):
         t = (lambda v, lang: v) if method == "none" else centre
-        for kind in ("linear@0.001", "linear@0.01", "linear@0.1", "knn@10"):
+        for kind in ("linear@0.001", "linear@0.01", "linear@0.1", "knn@10", "knn@10@0.03"):
             pred = fit_predict(kind, t(x[fit], langs[fit]), y[fit], classes, t(x[dev], langs[dev]))
             table = per_language(pred, y[dev], langs[dev])
             others = [v for k, v in table.items() if k != "en"]
@@ -341,7 +363,12 @@ def main(argv: list[str] | None = None) -> int:
     result["banking77"] = banking77_experiments(
         embed,
         result.pop("space"),
-        [result["chosen"], "centre-domain / linear@auto", result["best_any"]],
+        [
+            result["chosen"],
+            "centre-domain / linear@auto-plain",
+            "centre-domain / linear@auto",
+            result["best_any"],
+        ],
     )
     if args.json:
         print(json.dumps(result, indent=2))

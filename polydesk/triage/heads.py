@@ -291,13 +291,14 @@ def fit_head(
     l2: float | None = None,
     neighbours: bool = True,
     seed: int = HOLDOUT_SEED,
+    temperatures: Sequence[float | None] = TEMPERATURE_CANDIDATES,
 ) -> tuple[AnyHead, list[str], float | None, dict[str, Any]]:
     """Fit on 90%, choose on the held-out 10%, calibrate the out-of-scope threshold, refit.
 
     Chosen on held-out rows: L2 among L2_CANDIDATES (``l2=None``, :func:`choose_l2`), and,
     with ``neighbours``, whether to blend the linear head with a nearest-neighbour vote over
     the training rows (:class:`linear.BlendedHead`): kept unless it is over a point worse, its
-    vote weights among TEMPERATURE_CANDIDATES by held-out accuracy. An
+    vote weights among ``temperatures`` by held-out accuracy. An
     ``out_of_scope`` class in the data is trained like any other; the threshold catches the
     out-of-scope queries it misses.
     """
@@ -324,7 +325,7 @@ def fit_head(
     if neighbours and probe is not None:
         scores = {"linear": _accuracy(probes[l2], embeddings[held], y[held])}
         candidates: dict[float | None, linear.BlendedHead] = {}
-        for option in TEMPERATURE_CANDIDATES:
+        for option in temperatures:
             blended = linear.blend(
                 probes[l2], embeddings[~held], y[~held], classes, temperature=option
             )
