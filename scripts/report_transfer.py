@@ -140,7 +140,7 @@ def fit_predict(
         rows = np.arange(len(test))[:, None]
         weights = sims[rows, top]
         if temperature is not None:
-            weights = np.exp((weights - weights[:, :1]) / temperature)
+            weights = linear.vote_weights(weights, temperature)
         votes = np.zeros((len(test), classes))
         np.add.at(votes, (np.repeat(rows, k, axis=1), y[top]), weights)
         return votes.argmax(axis=1)

@@ -20,7 +20,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -325,12 +325,15 @@ def fit_head(
     temperature: float | None = None
     if neighbours and probe is not None:
         scores = {"linear": _accuracy(probes[l2], embeddings[held], y[held])}
+        # one memory and one neighbour search for every candidate: only the weights differ
+        base = linear.blend(probes[l2], embeddings[~held], y[~held], classes)
+        found = base.nearest(embeddings[held])
         candidates: dict[float | None, linear.BlendedHead] = {}
         for option in temperatures:
-            candidates[option] = linear.blend(
-                probes[l2], embeddings[~held], y[~held], classes, temperature=option
+            candidates[option] = replace(base, temperature=option)
+            scores[_blend_key(option)] = _accuracy(
+                candidates[option], embeddings[held], y[held], found
             )
-            scores[_blend_key(option)] = _accuracy(candidates[option], embeddings[held], y[held])
         temperature = max(candidates, key=lambda t: scores[_blend_key(t)])
         use_blend = scores[_blend_key(temperature)] >= scores["linear"] - L2_TOLERANCE
         calibration["blend_held_out_accuracy"] = scores
@@ -394,8 +397,17 @@ def _blend_key(temperature: float | None) -> str:
     return "blended" if temperature is None else f"blended@{temperature}"
 
 
-def _accuracy(head: AnyHead, x: np.ndarray, y: np.ndarray) -> float:
-    return round(float((head.predict_proba(x).argmax(axis=1) == y).mean()), 4)
+def _accuracy(
+    head: AnyHead,
+    x: np.ndarray,
+    y: np.ndarray,
+    neighbours: tuple[np.ndarray, np.ndarray] | None = None,
+) -> float:
+    if isinstance(head, linear.BlendedHead):
+        probs = head.predict_proba(x, neighbours)
+    else:
+        probs = head.predict_proba(x)
+    return round(float((probs.argmax(axis=1) == y).mean()), 4)
 
 
 def _oos_score(probs: np.ndarray, index: dict[str, int]) -> np.ndarray:
