@@ -405,11 +405,14 @@ def main(argv: list[str] | None = None) -> int:
     path = args.out / f"{args.view}.npz"
     with path.open("wb") as fh:  # np.savez_compressed adds no timestamps with a file handle
         np.savez_compressed(fh, meta=np.array(json.dumps(meta, sort_keys=True)), **arrays)
-    record(path, meta)
     log(
         f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB) "
         f"in {time.perf_counter() - started:.0f} s"
     )
+    if path.resolve().is_relative_to(REPO / "models"):
+        record(path, meta)
+    else:  # an experiment: the manifest records only adapters shipped under models/
+        log(f"not recorded in models/manifest.json: {path} is outside models/")
     return 0
 
 
