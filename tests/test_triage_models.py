@@ -245,8 +245,9 @@ def test_the_default_head_reads_the_adapted_view(pipeline: Pipeline) -> None:
     cosines = np.sum(general * intent, axis=1)
     assert np.all(cosines < 0.999) and np.all(cosines > 0.3)
     alone = np.vstack([pipeline.embed([t], view="intent") for t in texts])
-    # int8 activations are quantised per batch, so batch-mates move a vector slightly
-    assert np.min(np.sum(alone * intent, axis=1)) > 0.99
+    # int8 activations have one scale per token, so batch-mates (and their padding) never
+    # move a vector: only fp32 summation order differs
+    assert np.min(np.sum(alone * intent, axis=1)) > 0.99999
     with pytest.raises(ValueError, match="intent"):
         pipeline.head_input(general, ["en", "de", "zh"])
     # what the head reads: each view centred on its own language means, side by side
