@@ -75,6 +75,7 @@ from typing import Any
 
 import numpy as np
 
+from polydesk.triage.linear import quantise_rows
 from polydesk.triage.registry import sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -387,8 +388,7 @@ def _tok8_matmul(g: Graph, x: str, name: str, w: np.ndarray) -> str:
     (token), stored as uint8 around 128 for MLAS's u8s8 kernels. The integer product is
     exact, so a token's result depends on that token alone, never on its batch-mates.
     """
-    w_scale = np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0
-    w_q = np.clip(np.rint(w / w_scale), -127, 127).astype(np.int8)
+    w_q, w_scale = quantise_rows(w.T)  # rows of w.T are w's output columns
     top = g.op1("ReduceMax", [x], axes=[-1], keepdims=1)
     bottom = g.op1("ReduceMin", [x], axes=[-1], keepdims=1)
     amax = g.op1("Max", [top, g.op1("Neg", [bottom]), g.const("tok8_eps", np.float32(1e-30))])
@@ -407,9 +407,9 @@ def _tok8_matmul(g: Graph, x: str, name: str, w: np.ndarray) -> str:
         "MatMulIntegerToFloat",
         [
             quant,
-            g.const(name + ".i8", w_q),
+            g.const(name + ".i8", w_q.T),
             g.const("tok8_1", np.float32(1.0)),
-            g.const(name + ".scale", w_scale.astype(np.float32)),
+            g.const(name + ".scale", w_scale),
             g.const("tok8_zp", np.uint8(128)),
         ],
         MS_DOMAIN,
