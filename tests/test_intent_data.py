@@ -145,3 +145,34 @@ def test_the_adapter_was_trained_on_this_data_without_the_calibration_rows() -> 
     assert meta["held_out_for_calibration"] == int(held.sum()) > 0
     assert meta["training_rows"] == len(texts) - int(held.sum())
     assert meta["held_out_sha256"] == train_adapter.held_out_digest(texts, held)
+
+
+PENDING = MODELS / "intents" / "pending"
+
+
+@pytest.mark.parametrize("path", sorted(PENDING.glob("*.jsonl")), ids=lambda p: p.stem)
+def test_pending_rows_are_clean_and_kept_apart(path: Path) -> None:
+    """Rows written for a language but not trained on yet (models/intents/pending): the same
+    checks as training rows, so they can move into models/intents/train as they are."""
+    code = path.stem
+    assert code in CODES, f"{path.name}: not one of the 35 language codes"
+    data = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    for n, row in enumerate(data, 1):
+        assert set(row) == {"text", "intent"}, f"pending/{code} line {n}: fields {sorted(row)}"
+        assert row["intent"] in INTENTS, f"pending/{code} line {n}: intent {row['intent']!r}"
+        assert 2 <= len(row["text"]) <= 600, f"pending/{code} line {n}: length"
+    texts = [norm(r["text"]) for r in data]
+    assert len(set(texts)) == len(texts), f"pending/{code}: duplicates"
+    demo = json.loads((DEMO / f"{code}.json").read_text(encoding="utf-8"))
+    elsewhere = {
+        "train": {norm(r["text"]) for r in rows("train", code)},
+        "eval": {norm(r["text"]) for r in rows("eval", code)},
+        "demo": {norm(t["body"]) for t in demo["tickets"]},
+    }
+    for name, other in elsewhere.items():
+        assert not set(texts) & other, (
+            f"pending/{code}: also in {name}: {sorted(set(texts) & other)[:5]}"
+        )
+    wrong = [(detect(r["text"])[0], r["text"]) for r in data]
+    wrong = [(lang, text) for lang, text in wrong if lang != code]
+    assert not wrong, f"pending/{code}: {len(wrong)} detected as another language: {wrong[:10]}"
