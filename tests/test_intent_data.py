@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -24,6 +25,31 @@ def norm(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+Rows = Sequence[dict[str, str]]
+
+
+def check_rows(where: str, data: Rows) -> None:
+    """Fields, intent and length of every row, and no duplicate texts."""
+    for n, row in enumerate(data, 1):
+        assert set(row) == {"text", "intent"}, f"{where} line {n}: fields {sorted(row)}"
+        assert row["intent"] in INTENTS, f"{where} line {n}: intent {row['intent']!r}"
+        assert 2 <= len(row["text"]) <= 600, f"{where} line {n}: length"
+    texts = [norm(r["text"]) for r in data]
+    dupes = [t for t, c in Counter(texts).items() if c > 1]
+    assert not dupes, f"{where}: duplicates {dupes[:5]}"
+
+
+def demo_texts(code: str) -> set[str]:
+    demo = json.loads((DEMO / f"{code}.json").read_text(encoding="utf-8"))
+    return {norm(t["body"]) for t in demo["tickets"]}
+
+
+def wrong_language(data: Rows, code: str) -> list[tuple[str, str]]:
+    """(detected language, text) of the rows not detected as ``code``."""
+    found = [(detect(r["text"])[0], r["text"]) for r in data]
+    return [(lang, text) for lang, text in found if lang != code]
+
+
 @cache
 def rows(split: str, code: str) -> tuple[dict[str, str], ...]:
     path = MODELS / "intents" / split / f"{code}.jsonl"
@@ -35,41 +61,29 @@ def rows(split: str, code: str) -> tuple[dict[str, str], ...]:
 @pytest.mark.parametrize("code", CODES)
 def test_every_intent_is_covered(split: str, code: str) -> None:
     data = rows(split, code)
-    for n, row in enumerate(data, 1):
-        assert set(row) == {"text", "intent"}, f"{split}/{code} line {n}: fields {sorted(row)}"
-        assert row["intent"] in INTENTS, f"{split}/{code} line {n}: intent {row['intent']!r}"
-        assert 2 <= len(row["text"]) <= 600, f"{split}/{code} line {n}: length"
+    check_rows(f"{split}/{code}", data)
     counts = Counter(r["intent"] for r in data)
     need = ENGLISH_TRAIN_MINIMUM if (split, code) == ("train", "en") else MINIMUM[split]
     short = {i: counts.get(i, 0) for i in INTENTS if counts.get(i, 0) < need}
     assert not short, f"{split}/{code}: fewer than {need} examples: {short}"
-    texts = [norm(r["text"]) for r in data]
-    dupes = [t for t, c in Counter(texts).items() if c > 1]
-    assert not dupes, f"{split}/{code}: duplicates {dupes[:5]}"
 
 
 @pytest.mark.parametrize("code", CODES)
 def test_evaluation_is_kept_apart(code: str) -> None:
     train = {norm(r["text"]) for r in rows("train", code)}
     evaluation = {norm(r["text"]) for r in rows("eval", code)}
-    demo = json.loads((DEMO / f"{code}.json").read_text(encoding="utf-8"))
-    demo_texts = {norm(t["body"]) for t in demo["tickets"]}
+    demo = demo_texts(code)
     assert not train & evaluation, (
         f"{code}: in both train and eval: {sorted(train & evaluation)[:5]}"
     )
-    assert not train & demo_texts, (
-        f"{code}: demo tickets in train: {sorted(train & demo_texts)[:5]}"
-    )
-    assert not evaluation & demo_texts, (
-        f"{code}: demo tickets in eval: {sorted(evaluation & demo_texts)[:5]}"
-    )
+    assert not train & demo, f"{code}: demo tickets in train: {sorted(train & demo)[:5]}"
+    assert not evaluation & demo, f"{code}: demo tickets in eval: {sorted(evaluation & demo)[:5]}"
 
 
 @pytest.mark.parametrize("split", ["train", "eval"])
 @pytest.mark.parametrize("code", CODES)
 def test_examples_are_in_their_language(split: str, code: str) -> None:
-    wrong = [(detect(r["text"])[0], r["text"]) for r in rows(split, code)]
-    wrong = [(lang, text) for lang, text in wrong if lang != code]
+    wrong = wrong_language(rows(split, code), code)
     assert not wrong, f"{split}/{code}: {len(wrong)} detected as another language: {wrong[:10]}"
 
 
@@ -157,22 +171,14 @@ def test_pending_rows_are_clean_and_kept_apart(path: Path) -> None:
     code = path.stem
     assert code in CODES, f"{path.name}: not one of the 35 language codes"
     data = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    for n, row in enumerate(data, 1):
-        assert set(row) == {"text", "intent"}, f"pending/{code} line {n}: fields {sorted(row)}"
-        assert row["intent"] in INTENTS, f"pending/{code} line {n}: intent {row['intent']!r}"
-        assert 2 <= len(row["text"]) <= 600, f"pending/{code} line {n}: length"
-    texts = [norm(r["text"]) for r in data]
-    assert len(set(texts)) == len(texts), f"pending/{code}: duplicates"
-    demo = json.loads((DEMO / f"{code}.json").read_text(encoding="utf-8"))
+    check_rows(f"pending/{code}", data)
+    texts = {norm(r["text"]) for r in data}
     elsewhere = {
         "train": {norm(r["text"]) for r in rows("train", code)},
         "eval": {norm(r["text"]) for r in rows("eval", code)},
-        "demo": {norm(t["body"]) for t in demo["tickets"]},
+        "demo": demo_texts(code),
     }
     for name, other in elsewhere.items():
-        assert not set(texts) & other, (
-            f"pending/{code}: also in {name}: {sorted(set(texts) & other)[:5]}"
-        )
-    wrong = [(detect(r["text"])[0], r["text"]) for r in data]
-    wrong = [(lang, text) for lang, text in wrong if lang != code]
+        assert not texts & other, f"pending/{code}: also in {name}: {sorted(texts & other)[:5]}"
+    wrong = wrong_language(data, code)
     assert not wrong, f"pending/{code}: {len(wrong)} detected as another language: {wrong[:10]}"
