@@ -24,7 +24,7 @@ import numpy as np
 
 from polydesk.languages import CODES
 from polydesk.triage import langid, linear, registry
-from polydesk.triage.pipeline import STACKER, Pipeline
+from polydesk.triage.pipeline import ENCODER_TEXT_FORM, STACKER, Pipeline
 
 NTREX = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ntrex-dev"
 UNSPACED = {"ja", "zh", "th"}
@@ -51,7 +51,8 @@ CACHE = Path(__file__).resolve().parents[1] / "models" / "build" / "cache"
 def features(pipeline: Pipeline, texts: list[str], tag: str) -> tuple[np.ndarray, np.ndarray]:
     """(scores of all three detectors, embeddings) for texts, cached per encoder build."""
     encoder = registry.build_dir() / "e5-small" / "encoder.onnx"
-    path = CACHE / f"langid-{registry.sha256_file(encoder)[:12]}-{tag}.npz"
+    key = f"{registry.sha256_file(encoder)[:12]}-{ENCODER_TEXT_FORM}"
+    path = CACHE / f"langid-{key}-{tag}.npz"
     if path.exists():
         cached = np.load(path)
         return cached["scores"], cached["vectors"]

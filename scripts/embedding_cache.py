@@ -1,7 +1,8 @@
 """Pipeline embeddings cached on disk, for the model-building and report scripts.
 
-The cache (models/build/cache, never committed) is keyed by the encoder file's sha256 and the
-exact texts, so a rebuilt encoder or a changed row never reads a stale entry.
+The cache (models/build/cache, never committed) is keyed by the encoder file's sha256, the form
+the pipeline gives texts to the encoder (``pipeline.ENCODER_TEXT_FORM``) and the exact texts, so
+a rebuilt encoder, a new text form or a changed row never reads a stale entry.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from polydesk.triage import registry
 from polydesk.triage.encoder import GENERAL
-from polydesk.triage.pipeline import Pipeline
+from polydesk.triage.pipeline import ENCODER_TEXT_FORM, Pipeline
 
 CACHE = Path(__file__).resolve().parents[1] / "models" / "build" / "cache"
 
@@ -27,7 +28,8 @@ class Embedder:
         self.pipeline = pipeline or Pipeline()
         self.view = view
         encoder = registry.build_dir() / "e5-small" / "encoder.onnx"
-        self.tag = registry.sha256_file(encoder)[:12] + ("" if view == GENERAL else f":{view}")
+        self.tag = registry.sha256_file(encoder)[:12] + f"/{ENCODER_TEXT_FORM}"
+        self.tag += "" if view == GENERAL else f":{view}"
 
     def path(self, texts: list[str]) -> Path:
         key = hashlib.sha256("\n".join([self.tag, *texts]).encode()).hexdigest()[:20]

@@ -86,8 +86,11 @@ def hidden_states(m: be.E5Bin, start: int, texts: list[str], encoder_dir: Path) 
     import onnxruntime as ort
 
     from polydesk.triage.encoder import Encoder
+    from polydesk.triage.pipeline import encoder_text
 
-    ids = [i[:512] for i in Encoder(encoder_dir).tokenize(texts)]
+    # the text as the pipeline gives it to the encoder (the shipped adapter predates
+    # encoder_text: 299 of its 48,595 rows had marks it now drops)
+    ids = [i[:512] for i in Encoder(encoder_dir).tokenize([encoder_text(t) for t in texts])]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "part.onnx"
         be.write_onnx(m, be.DEFAULT_QUANT, path, stop=start)

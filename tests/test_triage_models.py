@@ -118,6 +118,13 @@ def test_embedding_is_batch_independent(pipeline: Pipeline) -> None:
     assert float(together[1] @ alone[0]) > 0.999
 
 
+def test_the_encoder_reads_arabic_without_optional_marks(pipeline: Pipeline) -> None:
+    marked = pipeline.embed_views(["شكراً، أريد استرداد المبلغ فوراً"])
+    plain = pipeline.embed_views(["شكرا، أريد استرداد المبلغ فورا"])
+    for view in marked:
+        np.testing.assert_allclose(marked[view], plain[view], atol=1e-6)
+
+
 def test_triage_pipe(invoke: Invoker) -> None:
     lines = "\n".join(
         [

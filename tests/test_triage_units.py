@@ -334,3 +334,17 @@ def test_out_of_scope_threshold_per_language() -> None:
     found = heads._language_oos_thresholds(kept, langs, overall=0.5)
     assert found["en"] == 0.5 and found["lt"] < 0.3  # never stricter than the overall one
     assert heads._language_oos_thresholds(kept[:10], langs[:10], overall=0.5) == {}
+
+
+def test_encoder_text_drops_optional_arabic_marks_only() -> None:
+    from polydesk.triage.pipeline import encoder_text
+
+    # tanwin, shadda, short vowels, sukun and the tatweel go; the letters stay
+    assert encoder_text("شكراً جزيلاً") == "شكرا جزيلا"
+    assert encoder_text("مُحَمَّد") == "محمد"
+    assert encoder_text("شكــــرا") == "شكرا"
+    # hamza and alif forms, ta marbuta and alif maqsura are letters a customer chose: kept
+    assert encoder_text("أإآ ؤئ ة ى") == "أإآ ؤئ ة ى"
+    # nothing outside those Arabic marks changes: other scripts' diacritics, Hebrew points
+    for text in ("Größe été ščř", "Tiếng Việt", "שָׁלוֹם", "हिन्दी", "日本語のテキスト"):
+        assert encoder_text(text) == text
