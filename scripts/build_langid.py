@@ -21,10 +21,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from embedding_cache import CACHE, build_key
 
 from polydesk.languages import CODES
 from polydesk.triage import langid, linear, registry
-from polydesk.triage.pipeline import ENCODER_TEXT_FORM, STACKER, Pipeline
+from polydesk.triage.pipeline import STACKER, Pipeline
 
 NTREX = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ntrex-dev"
 UNSPACED = {"ja", "zh", "th"}
@@ -45,14 +46,9 @@ def ntrex(first: int, last: int) -> tuple[list[str], list[str], np.ndarray]:
     return sentences, fragments, np.array(labels)
 
 
-CACHE = Path(__file__).resolve().parents[1] / "models" / "build" / "cache"
-
-
 def features(pipeline: Pipeline, texts: list[str], tag: str) -> tuple[np.ndarray, np.ndarray]:
     """(scores of all three detectors, embeddings) for texts, cached per encoder build."""
-    encoder = registry.build_dir() / "e5-small" / "encoder.onnx"
-    key = f"{registry.sha256_file(encoder)[:12]}-{ENCODER_TEXT_FORM}"
-    path = CACHE / f"langid-{key}-{tag}.npz"
+    path = CACHE / f"langid-{build_key()}-{tag}.npz"
     if path.exists():
         cached = np.load(path)
         return cached["scores"], cached["vectors"]

@@ -21,15 +21,20 @@ from polydesk.triage.pipeline import ENCODER_TEXT_FORM, Pipeline
 CACHE = Path(__file__).resolve().parents[1] / "models" / "build" / "cache"
 
 
+def build_key() -> str:
+    """What cached embeddings depend on besides their texts: the encoder build and the form
+    the pipeline gives texts to it."""
+    encoder = registry.build_dir() / "e5-small" / "encoder.onnx"
+    return f"{registry.sha256_file(encoder)[:12]}-{ENCODER_TEXT_FORM}"
+
+
 class Embedder:
     """``Embedder(pipeline, view)(texts)``: one encoder view (``general`` by default)."""
 
     def __init__(self, pipeline: Pipeline | None = None, view: str = GENERAL) -> None:
         self.pipeline = pipeline or Pipeline()
         self.view = view
-        encoder = registry.build_dir() / "e5-small" / "encoder.onnx"
-        self.tag = registry.sha256_file(encoder)[:12] + f"/{ENCODER_TEXT_FORM}"
-        self.tag += "" if view == GENERAL else f":{view}"
+        self.tag = build_key() + ("" if view == GENERAL else f":{view}")
 
     def path(self, texts: list[str]) -> Path:
         key = hashlib.sha256("\n".join([self.tag, *texts]).encode()).hexdigest()[:20]

@@ -11,6 +11,7 @@ import pytest
 from polydesk.errors import InvalidValueError
 from polydesk.triage import calibration, heads, linear, policy, training
 from polydesk.triage.heads import Prediction
+from polydesk.triage.pipeline import encoder_text
 
 
 def blobs(n: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -337,8 +338,6 @@ def test_out_of_scope_threshold_per_language() -> None:
 
 
 def test_encoder_text_drops_optional_arabic_marks_only() -> None:
-    from polydesk.triage.pipeline import encoder_text
-
     # tanwin, shadda, short vowels, sukun and the tatweel go; the letters stay
     assert encoder_text("شكراً جزيلاً") == "شكرا جزيلا"
     assert encoder_text("مُحَمَّد") == "محمد"
